@@ -1,0 +1,52 @@
+# Deep Learning for Audio Signals: build the course, run the tests.
+#   make course               set up .venv, get the data, run every notebook, write build/results.md
+#   make course DATASET=ravdess   the real RAVDESS only (download or RAVDESS_DIR); never falls back
+#   make course QUICK=1       the small, fast run
+#   make test                 set up .venv, then the whole test suite
+SHELL := /bin/bash
+PYTHON_BOOT ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+DATASET ?= auto
+QUICK ?= 0
+PYTEST_ARGS ?=
+
+.PHONY: course test venv data notebooks results strip hooks clean clean-data
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
+	@$(PYTHON_BOOT) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "Python 3.11 or newer is needed, found " + sys.version' 
+	test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (course)" > /dev/null
+	touch $@
+
+data: venv
+	$(PY) -m course_utils get-data --dataset $(DATASET) --dest data --record build/dataset.txt
+
+notebooks: data
+	$(PY) -m course_utils run-notebooks --dataset "$$(cat build/dataset.txt)" --quick $(QUICK) --output build/executed
+
+results: venv
+	$(PY) -m course_utils results --output build/results.md
+
+course: notebooks results
+	@echo "Course built: executed notebooks in build/executed/, metrics in build/results.md"
+
+test: venv
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+strip: venv
+	$(VENV)/bin/nbstripout --keep-id notebooks/*.ipynb
+
+hooks: venv
+	$(VENV)/bin/nbstripout --install --attributes .gitattributes
+
+clean:
+	rm -rf build .pytest_cache .coverage
+
+clean-data:
+	rm -rf data/synthetic data/cache data/downloads

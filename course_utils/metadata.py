@@ -1,0 +1,266 @@
+"""RAVDESS file names and the metadata table.
+
+Taught in notebook ``00_getting_the_data`` (the file name decoded field by field) and used
+by ``05_eda`` and every model notebook.
+
+A RAVDESS file name has seven two-digit fields, for example ``03-01-06-01-02-01-12.wav``::
+
+    modality - vocal channel - emotion - intensity - statement - repetition - actor
+
+Odd actor ids are male, even ids female. The speech part of RAVDESS has 24 actors x 60
+trials = 1440 files: 8 emotions, 2 intensities (neutral has only "normal"), 2 statements,
+2 repetitions.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterable
+
+import pandas as pd
+import soundfile as sf
+
+MODALITIES = {1: "full-AV", 2: "video-only", 3: "audio-only"}
+VOCAL_CHANNELS = {1: "speech", 2: "song"}
+EMOTIONS = {
+    1: "neutral",
+    2: "calm",
+    3: "happy",
+    4: "sad",
+    5: "angry",
+    6: "fearful",
+    7: "disgust",
+    8: "surprised",
+}
+INTENSITIES = {1: "normal", 2: "strong"}
+STATEMENTS = {1: "Kids are talking by the door", 2: "Dogs are sitting by the door"}
+REPETITIONS = {1: "1st", 2: "2nd"}
+N_ACTORS = 24
+
+#: The four tasks of the study: the metadata column each one predicts.
+TASKS = {"sex": "sex", "statement": "statement", "actor": "actor", "emotion": "emotion"}
+
+FIELDS = ("modality", "vocal_channel", "emotion", "intensity", "statement", "repetition", "actor")
+_NAME_RE = re.compile(r"^(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})\.wav$", re.IGNORECASE)
+_RANGES = {
+    "modality": MODALITIES,
+    "vocal_channel": VOCAL_CHANNELS,
+    "emotion": EMOTIONS,
+    "intensity": INTENSITIES,
+    "statement": STATEMENTS,
+    "repetition": REPETITIONS,
+    "actor": {i: f"Actor_{i:02d}" for i in range(1, N_ACTORS + 1)},
+}
+
+
+class RavdessNameError(ValueError):
+    """One or more file names do not follow the RAVDESS scheme."""
+
+
+@dataclass(frozen=True)
+class RavdessRecord:
+    """The seven fields of one RAVDESS file name, as integers, with their names.
+
+    Build one with :func:`parse_filename`.
+    """
+
+    filename: str
+    modality: int
+    vocal_channel: int
+    emotion: int
+    intensity: int
+    statement: int
+    repetition: int
+    actor: int
+
+    @property
+    def sex(self) -> str:
+        """``"male"`` for odd actor ids, ``"female"`` for even ones."""
+        return "male" if self.actor % 2 == 1 else "female"
+
+    @property
+    def emotion_name(self) -> str:
+        return EMOTIONS[self.emotion]
+
+    @property
+    def intensity_name(self) -> str:
+        return INTENSITIES[self.intensity]
+
+    @property
+    def statement_text(self) -> str:
+        return STATEMENTS[self.statement]
+
+    @property
+    def modality_name(self) -> str:
+        return MODALITIES[self.modality]
+
+    @property
+    def vocal_channel_name(self) -> str:
+        return VOCAL_CHANNELS[self.vocal_channel]
+
+    def as_dict(self) -> dict:
+        """All fields and their names, as one flat dictionary (one metadata row)."""
+        row = asdict(self)
+        row.update(
+            sex=self.sex,
+            emotion_name=self.emotion_name,
+            intensity_name=self.intensity_name,
+            statement_text=self.statement_text,
+            modality_name=self.modality_name,
+            vocal_channel_name=self.vocal_channel_name,
+        )
+        return row
+
+
+def _problem(name: str) -> str | None:
+    """Why ``name`` is not a valid RAVDESS file name, or ``None`` if it is."""
+    m = _NAME_RE.match(name)
+    if not m:
+        return "expected 7 two-digit fields like 03-01-06-01-02-01-12.wav"
+    values = dict(zip(FIELDS, (int(g) for g in m.groups())))
+    for field, allowed in _RANGES.items():
+        if values[field] not in allowed:
+            lo, hi = min(allowed), max(allowed)
+            return f"{field} is {values[field]:02d}, must be {lo:02d}-{hi:02d}"
+    if values["emotion"] == 1 and values["intensity"] == 2:
+        return "neutral (emotion 01) has no strong intensity (02)"
+    return None
+
+
+def parse_filename(name: str | Path) -> RavdessRecord:
+    """Parse a RAVDESS file name (a path is fine: only its last part is read).
+
+    >>> r = parse_filename("03-01-06-01-02-01-12.wav")
+    >>> r.emotion_name, r.statement, r.actor, r.sex
+    ('fearful', 2, 12, 'female')
+
+    Raises :class:`RavdessNameError` naming the file and what is wrong with it.
+    """
+    base = Path(name).name
+    problem = _problem(base)
+    if problem:
+        raise RavdessNameError(f"{base!r} is not a RAVDESS file name: {problem}.")
+    values = [int(g) for g in _NAME_RE.match(base).groups()]
+    return RavdessRecord(base, *values)
+
+
+def check_filenames(names: Iterable[str | Path]) -> list[RavdessRecord]:
+    """Parse many names at once; raise one error that lists *every* bad name."""
+    records, bad = [], []
+    for name in names:
+        try:
+            records.append(parse_filename(name))
+        except RavdessNameError as err:
+            bad.append(f"  {name}: {str(err).split(': ', 1)[1]}")
+    if bad:
+        raise RavdessNameError(
+            f"{len(bad)} file(s) do not follow the RAVDESS naming scheme:\n"
+            + "\n".join(bad)
+            + "\nFix: move files that are not RAVDESS clips out of the data folder "
+            "(or rename them to the 7-field scheme)."
+        )
+    return records
+
+
+def expected_filenames(actors: Iterable[int] = range(1, N_ACTORS + 1)) -> list[str]:
+    """Every file name of the RAVDESS speech set (60 per actor), in a fixed order."""
+    names = []
+    for actor in actors:
+        for emotion in EMOTIONS:
+            for intensity in (1,) if emotion == 1 else (1, 2):
+                for statement in STATEMENTS:
+                    for repetition in REPETITIONS:
+                        names.append(f"03-01-{emotion:02d}-{intensity:02d}-{statement:02d}-{repetition:02d}-{actor:02d}.wav")
+    return names
+
+
+def find_wavs(root: str | Path) -> list[Path]:
+    """All ``.wav`` files below ``root``, one per file name, sorted by name.
+
+    Handles both published layouts: Zenodo's zip (``Actor_01/ ... Actor_24/``) and Kaggle's
+    copy, which holds the same actor folders twice (top level and inside
+    ``audio_speech_actors_01-24/``): a name seen twice is kept once (the first in sorted path
+    order).
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(
+            f"RAVDESS folder {root} does not exist. Fix: download the data with "
+            "`python -m course_utils get-data --dataset ravdess`, or set RAVDESS_DIR to the "
+            "folder that holds Actor_01 ... Actor_24."
+        )
+    seen: dict[str, Path] = {}
+    for path in sorted(root.rglob("*")):
+        if path.suffix.lower() == ".wav" and path.is_file() and not path.name.startswith("."):
+            seen.setdefault(path.name, path)
+    return [seen[k] for k in sorted(seen)]
+
+
+def audio_info(path: str | Path) -> dict:
+    """Duration (s), sample rate (Hz), channels and bit depth of one audio file.
+
+    Raises a ``ValueError`` that names the file and the fix when it cannot be read.
+    """
+    try:
+        info = sf.info(str(path))
+    except Exception as err:  # soundfile raises LibsndfileError / RuntimeError variants
+        raise ValueError(
+            f"Cannot read audio file {path}: {err}. Fix: the file is damaged or not audio; "
+            "delete it and download or generate the data again."
+        ) from err
+    bits = {"PCM_16": 16, "PCM_24": 24, "PCM_32": 32, "PCM_U8": 8, "PCM_S8": 8, "FLOAT": 32, "DOUBLE": 64}
+    return {
+        "duration": info.frames / info.samplerate,
+        "sample_rate": info.samplerate,
+        "channels": info.channels,
+        "bit_depth": bits.get(info.subtype),
+        "frames": info.frames,
+    }
+
+
+def build_metadata(root: str | Path, *, with_audio_info: bool = True) -> pd.DataFrame:
+    """The metadata table of a RAVDESS-style folder: one row per clip.
+
+    Columns: ``path``, ``filename``, the seven fields as integers (``modality`` ...
+    ``actor``), their names (``emotion_name``, ``intensity_name``, ``statement_text``, ...),
+    ``sex`` and, unless ``with_audio_info=False``, ``duration`` (s), ``sample_rate`` (Hz),
+    ``channels`` and ``bit_depth``.
+
+    Every wav below ``root`` must have a RAVDESS name: otherwise one error lists them all.
+    A damaged file raises an error that names it.
+    """
+    paths = find_wavs(root)
+    if not paths:
+        raise FileNotFoundError(
+            f"No .wav files below {root}. Fix: point RAVDESS_DIR at the folder holding "
+            "Actor_01 ... Actor_24, or run `python -m course_utils get-data`."
+        )
+    records = check_filenames(paths)
+    rows = []
+    for path, rec in zip(paths, records):
+        row = {"path": str(path), **rec.as_dict()}
+        if with_audio_info:
+            info = audio_info(path)
+            info.pop("frames")
+            row.update(info)
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    for col, cats in (("emotion_name", EMOTIONS), ("intensity_name", INTENSITIES)):
+        df[col] = pd.Categorical(df[col], categories=list(cats.values()))
+    df["sex"] = pd.Categorical(df["sex"], categories=["male", "female"])
+    return df.reset_index(drop=True)
+
+
+def missing_files(df: pd.DataFrame, actors: Iterable[int] | None = None) -> list[str]:
+    """File names of the full speech set (or of ``actors``) that the table lacks."""
+    if actors is None:
+        actors = range(1, N_ACTORS + 1)
+    have = set(df["filename"])
+    return [n for n in expected_filenames(actors) if n not in have]
+
+
+def describe_counts(df: pd.DataFrame) -> pd.DataFrame:
+    """Files per emotion and sex: 96 per cell on the full set, 48 for neutral."""
+    return pd.crosstab(df["emotion_name"], df["sex"])

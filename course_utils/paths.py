@@ -1,0 +1,52 @@
+"""Where the course keeps things: project root, data, build products.
+
+Every location can be moved with an environment variable, so that tests, Binder and teachers
+with a shared copy of RAVDESS can point the notebooks elsewhere:
+
+==================  ==========================================  ==========================
+variable            meaning                                     default
+==================  ==========================================  ==========================
+``COURSE_ROOT``     the course checkout                         the folder above this package
+``COURSE_DATA_DIR`` data: corpora, downloads, feature cache     ``<root>/data``
+``COURSE_BUILD_DIR`` executed notebooks, results                ``<root>/build``
+``RAVDESS_DIR``     an existing copy of RAVDESS (Zenodo/Kaggle) ``<data>/ravdess``
+==================  ==========================================  ==========================
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def project_root() -> Path:
+    """The course checkout: ``$COURSE_ROOT``, else the folder that holds ``course_utils``."""
+    env = os.environ.get("COURSE_ROOT")
+    if env:
+        return Path(env).expanduser().resolve()
+    here = Path(__file__).resolve().parent.parent
+    if (here / "notebooks").is_dir():
+        return here
+    return Path.cwd().resolve()
+
+
+def data_dir() -> Path:
+    """Data folder: ``$COURSE_DATA_DIR`` or ``<root>/data``."""
+    env = os.environ.get("COURSE_DATA_DIR")
+    return Path(env).expanduser().resolve() if env else project_root() / "data"
+
+
+def build_dir() -> Path:
+    """Build products: ``$COURSE_BUILD_DIR`` or ``<root>/build``."""
+    env = os.environ.get("COURSE_BUILD_DIR")
+    return Path(env).expanduser().resolve() if env else project_root() / "build"
+
+
+def results_dir() -> Path:
+    """Where notebooks write their metrics (one JSON file each)."""
+    return build_dir() / "results"
+
+
+def cache_dir() -> Path:
+    """Where computed features are cached."""
+    return data_dir() / "cache"
