@@ -6,13 +6,13 @@ and one common length); used by the feature pipeline.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import librosa
 import numpy as np
 import soundfile as sf
+
+from course_utils.atomic import atomic_path
 
 #: The sample rate every notebook works at (RAVDESS is recorded at 48 kHz).
 COURSE_SR = 22_050
@@ -71,14 +71,6 @@ def write_wav_atomic(path: str | Path, y: np.ndarray, sr: int, subtype: str = "P
     ``y`` is ``(samples,)`` or ``(samples, channels)``. A crash never leaves a half-written
     file under ``path``.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        sf.write(tmp, y, sr, subtype=subtype, format="WAV")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    with atomic_path(path) as tmp:
+        sf.write(str(tmp), y, sr, subtype=subtype, format="WAV")
+    return Path(path)

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable
 
+import numpy as np
 import pandas as pd
 import soundfile as sf
 
@@ -263,4 +264,35 @@ def missing_files(df: pd.DataFrame, actors: Iterable[int] | None = None) -> list
 
 def describe_counts(df: pd.DataFrame) -> pd.DataFrame:
     """Files per emotion and sex: 96 per cell on the full set, 48 for neutral."""
-    return pd.crosstab(df["emotion_name"], df["sex"])
+    return pd.crosstab(df["emotion_name"], df["sex"], dropna=False)
+
+
+def task_labels(df: pd.DataFrame, task: str) -> tuple[np.ndarray, list[str]]:
+    """Integer labels and class names for one of the four tasks of the study.
+
+    ``sex`` -> 0 male, 1 female; ``statement`` -> 0 "Kids...", 1 "Dogs...";
+    ``actor`` -> 0..23 for actors 01..24; ``emotion`` -> 0..7 in RAVDESS code order.
+    """
+    if task == "sex":
+        return (df["sex"].astype(str) == "female").to_numpy(dtype=np.int64), ["male", "female"]
+    if task == "statement":
+        return df["statement"].to_numpy(dtype=np.int64) - 1, list(STATEMENTS.values())
+    if task == "actor":
+        return df["actor"].to_numpy(dtype=np.int64) - 1, [f"Actor_{i:02d}" for i in range(1, N_ACTORS + 1)]
+    if task == "emotion":
+        return df["emotion"].to_numpy(dtype=np.int64) - 1, list(EMOTIONS.values())
+    raise ValueError(f"unknown task {task!r}: choose one of {sorted(TASKS)}")
+
+
+def one_per_emotion(df: pd.DataFrame, actor: int | None = None, statement: int = 1, repetition: int = 1) -> pd.DataFrame:
+    """One clip per emotion, all from one actor and sentence (strong intensity where it exists).
+
+    ``actor=None`` picks the lowest actor id in the table. Used to listen to the eight
+    emotions side by side.
+    """
+    actor = int(df["actor"].min()) if actor is None else actor
+    sel = df[(df["actor"] == actor) & (df["statement"] == statement) & (df["repetition"] == repetition)]
+    sel = sel.sort_values(["emotion", "intensity"]).groupby("emotion", as_index=False).last()
+    if sel.empty:
+        raise ValueError(f"no clips of actor {actor}, statement {statement}, repetition {repetition} in the table")
+    return sel.reset_index(drop=True)

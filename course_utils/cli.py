@@ -1,0 +1,90 @@
+"""The command line for teachers: ``python -m course_utils COMMAND``.
+
+==================  ============================================================================
+command             what it does
+==================  ============================================================================
+get-data            get RAVDESS (download and check, or ``$RAVDESS_DIR``) or generate the offline
+                    corpus; prints what it did and where
+run-notebooks       execute the notebooks headless with papermill into ``build/executed/``
+results             gather every notebook's metrics into ``build/results.md``
+==================  ============================================================================
+
+Examples::
+
+    python -m course_utils get-data --dataset ravdess --dest data
+    python -m course_utils get-data --dataset synthetic --dest /srv/class/data
+    python -m course_utils run-notebooks --dataset synthetic --quick 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from course_utils import datasets, download, metadata, paths, results, runner
+
+
+def _get_data(args: argparse.Namespace) -> int:
+    t0 = time.perf_counter()
+    dest = Path(args.dest)
+    ds = datasets.resolve(args.dataset, dest=dest, download_ok=True)
+    meta = metadata.build_metadata(ds.root)
+    missing = metadata.missing_files(meta)
+    print(f"Dataset: {ds.description}")
+    print(f"  {len(meta)} files, {meta['actor'].nunique()} actors, {meta['duration'].sum() / 60:.1f} minutes of audio")
+    if missing:
+        print(f"  note: {len(missing)} of the 1440 files of the full speech set are not there (a partial copy)")
+    print(f"  ready in {time.perf_counter() - t0:.1f} s")
+    if args.dataset in ("ravdess", "auto") and ds.name == "ravdess":
+        print(f"  Licence: {download.LICENCE}. Cite: {download.CITATION}")
+    if args.record:
+        Path(args.record).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.record).write_text(ds.name + "\n")
+    return 0
+
+
+def _run_notebooks(args: argparse.Namespace) -> int:
+    timings = runner.run_all(args.dataset, bool(args.quick), args.output, notebooks=args.notebooks or None)
+    total = sum(t for _, t in timings)
+    print(f"Executed {len(timings)} notebook(s) in {total:.0f} s into {args.output}")
+    return 0
+
+
+def _results(args: argparse.Namespace) -> int:
+    out = results.write_results_markdown(args.output)
+    print(f"Wrote {out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m course_utils", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("get-data", help="download/check RAVDESS or generate the offline corpus")
+    p.add_argument("--dataset", choices=datasets.CHOICES, default="auto")
+    p.add_argument("--dest", default=str(paths.data_dir()), help="data folder (default: %(default)s)")
+    p.add_argument("--record", help="write the name of the dataset used to this file (for make)")
+    p.set_defaults(func=_get_data)
+
+    p = sub.add_parser("run-notebooks", help="execute the notebooks headless with papermill")
+    p.add_argument("--dataset", choices=("ravdess", "synthetic", "auto"), default="auto")
+    p.add_argument("--quick", type=int, choices=(0, 1), default=0)
+    p.add_argument("--output", default=str(paths.build_dir() / "executed"))
+    p.add_argument("notebooks", nargs="*", help="only these notebooks (default: all)")
+    p.set_defaults(func=_run_notebooks)
+
+    p = sub.add_parser("results", help="write the table of every recorded metric")
+    p.add_argument("--output", default=str(paths.build_dir() / "results.md"))
+    p.set_defaults(func=_results)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit status. Errors print one clear line, not a traceback."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (FileNotFoundError, ValueError, RuntimeError, download.DownloadError) as err:
+        parser.exit(1, f"error: {err}\n")

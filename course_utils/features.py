@@ -1,0 +1,147 @@
+"""Log-Mel spectrogram images and the on-disk feature cache.
+
+Taught in ``04_mel_scale`` (Mel filter bank, log-Mel) and ``06_preprocessing`` (trimming,
+one common length, 256 x 256 grayscale images in [0, 1], the cache).
+
+The recipe follows the study: every clip is loaded at the course sample rate, its silent head
+and tail are cut, it is centred in one common length, turned into a log-Mel spectrogram and
+scaled to a one-channel image with pixels in [0, 1]. Images are computed once per
+(dataset, file list, parameters) and cached on disk; a cache file is written to a temporary
+name and renamed, so an interrupted run never leaves a half-written cache behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import librosa
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+from PIL import Image
+from tqdm.auto import tqdm
+
+from course_utils import audio, paths
+from course_utils.atomic import atomic_path
+
+#: Bump when the recipe changes, so that old cache files are not reused.
+FEATURE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """Every parameter of the log-Mel image recipe (the cache key is derived from it).
+
+    ``n_mels=None`` uses as many Mel bands as the image has rows.
+    """
+
+    sample_rate: int = audio.COURSE_SR
+    duration: float = 3.0
+    trim_top_db: float = 30.0
+    n_fft: int = 2048
+    hop_length: int = 256
+    n_mels: int | None = None
+    fmin: float = 0.0
+    fmax: float | None = None
+    db_range: float = 80.0
+    image_size: tuple[int, int] = field(default=(256, 256))
+
+    @property
+    def mels(self) -> int:
+        return self.n_mels or self.image_size[0]
+
+    def key(self) -> str:
+        """A short hash of the recipe."""
+        blob = json.dumps({**asdict(self), "version": FEATURE_VERSION}, sort_keys=True)
+        return hashlib.sha1(blob.encode()).hexdigest()[:12]
+
+
+def log_mel(y: np.ndarray, sr: int, config: FeatureConfig = FeatureConfig()) -> np.ndarray:
+    """Log-Mel spectrogram in dB relative to the clip's loudest bin: shape (n_mels, frames).
+
+    Values lie in ``[-config.db_range, 0]``.
+    """
+    S = librosa.feature.melspectrogram(
+        y=y,
+        sr=sr,
+        n_fft=config.n_fft,
+        hop_length=config.hop_length,
+        n_mels=config.mels,
+        fmin=config.fmin,
+        fmax=config.fmax,
+        power=2.0,
+    )
+    return librosa.power_to_db(S, ref=np.max, top_db=config.db_range).astype(np.float32)
+
+
+def to_image(S_db: np.ndarray, size: tuple[int, int], db_range: float = 80.0) -> np.ndarray:
+    """Scale a dB spectrogram to [0, 1] (0 = ``-db_range`` dB, 1 = the loudest bin) and resize.
+
+    Row 0 is the lowest Mel band (draw with ``origin="lower"``). Resizing is bilinear.
+    """
+    img = np.clip((S_db + db_range) / db_range, 0.0, 1.0).astype(np.float32)
+    height, width = size
+    if img.shape != (height, width):
+        img = np.asarray(Image.fromarray(img, mode="F").resize((width, height), Image.BILINEAR))
+        img = np.clip(img, 0.0, 1.0)
+    return img.astype(np.float32)
+
+
+def clip_image(path: str | Path, config: FeatureConfig = FeatureConfig()) -> np.ndarray:
+    """The full recipe for one file: load, trim, fix length, log-Mel, image. Shape (H, W)."""
+    y, sr = audio.load_audio(path, sr=config.sample_rate)
+    y = audio.preprocess(y, sr, config.duration, top_db=config.trim_top_db)
+    return to_image(log_mel(y, sr, config), config.image_size, config.db_range)
+
+
+def cache_path(meta: pd.DataFrame, config: FeatureConfig, dataset: str, cache_dir: str | Path | None = None) -> Path:
+    """Where the images of these files under this recipe are cached.
+
+    The name holds the dataset, the recipe hash and a hash of the file list (names and
+    sizes), so a different subset or a changed file gets its own cache entry.
+    """
+    h = hashlib.sha1()
+    for p in meta["path"]:
+        h.update(Path(p).name.encode())
+        h.update(str(os.path.getsize(p)).encode())
+    cache_dir = Path(cache_dir) if cache_dir is not None else paths.cache_dir()
+    return cache_dir / f"logmel-{dataset}-{config.key()}-{h.hexdigest()[:12]}-{len(meta)}.npz"
+
+
+def compute_images(
+    meta: pd.DataFrame,
+    config: FeatureConfig = FeatureConfig(),
+    *,
+    dataset: str = "data",
+    cache_dir: str | Path | None = None,
+    n_jobs: int = -1,
+    progress: bool = True,
+) -> np.ndarray:
+    """Log-Mel images of every row of ``meta`` (column ``path``): array (N, H, W), float32.
+
+    Loaded from the cache when it holds them; otherwise computed in parallel (``n_jobs``
+    processes, all cores by default) with a progress bar, and cached atomically.
+    """
+    target = cache_path(meta, config, dataset, cache_dir)
+    names = [Path(p).name for p in meta["path"]]
+    if target.exists():
+        with np.load(target) as cached:
+            if list(cached["filenames"]) == names:
+                return cached["images"].astype(np.float32)
+    files = list(meta["path"])
+    jobs = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(clip_image)(p, config) for p in files)
+    images = np.stack(
+        list(tqdm(jobs, total=len(files), desc="log-Mel images", unit="file", disable=not progress))
+    ).astype(np.float32)
+    _save_atomic(target, images=images.astype(np.float16), filenames=np.array(names))
+    return images.astype(np.float16).astype(np.float32)
+
+
+def _save_atomic(target: Path, **arrays: np.ndarray) -> None:
+    """``np.savez`` to a temporary file in the same folder, then rename it into place."""
+    with atomic_path(target) as tmp:
+        np.savez(tmp, **arrays)

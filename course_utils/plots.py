@@ -1,0 +1,72 @@
+"""Figures with labelled axes and units, and audio players beside them.
+
+Used from notebook ``00_getting_the_data`` on (waveforms, players) and ``04_mel_scale`` /
+``06_preprocessing`` (log-Mel images).
+"""
+
+from __future__ import annotations
+
+import librosa.display
+import matplotlib.pyplot as plt
+import numpy as np
+from IPython.display import Audio, display
+
+
+def plot_waveform(y: np.ndarray, sr: int, ax: plt.Axes | None = None, title: str | None = None) -> plt.Axes:
+    """Draw a waveform: time in seconds against amplitude (full scale = 1)."""
+    ax = ax or plt.gca()
+    t = np.arange(len(y)) / sr
+    ax.plot(t, y, linewidth=0.6)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("amplitude (full scale)")
+    ax.set_xlim(0, len(y) / sr)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_log_mel(image: np.ndarray, ax: plt.Axes | None = None, title: str | None = None, duration: float | None = None):
+    """Draw a log-Mel image (row 0 = lowest Mel band) with a colour bar in [0, 1].
+
+    With ``duration`` (s) the x axis is labelled in seconds, otherwise in frames.
+    """
+    ax = ax or plt.gca()
+    extent = None if duration is None else (0, duration, 0, image.shape[0])
+    im = ax.imshow(image, origin="lower", aspect="auto", cmap="magma", vmin=0, vmax=1, extent=extent)
+    ax.set_xlabel("time (s)" if duration is not None else "frame")
+    ax.set_ylabel("Mel band")
+    if title:
+        ax.set_title(title)
+    plt.colorbar(im, ax=ax, label="level (0 = -80 dB, 1 = loudest)")
+    return ax
+
+
+def play(y: np.ndarray, sr: int, label: str | None = None) -> None:
+    """Show an audio player (and a label above it) in the notebook."""
+    if label:
+        print(label)
+    display(Audio(y, rate=sr, normalize=True))
+
+
+def waveform_gallery(clips: list[tuple[str, np.ndarray]], sr: int, ncols: int = 2) -> plt.Figure:
+    """One small waveform per (title, signal) pair, on a shared amplitude axis."""
+    nrows = int(np.ceil(len(clips) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(6 * ncols, 2.2 * nrows), sharey=True, squeeze=False)
+    for ax, (title, y) in zip(axes.flat, clips):
+        plot_waveform(y, sr, ax=ax, title=title)
+    for ax in list(axes.flat)[len(clips) :]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def specshow_db(S_db: np.ndarray, sr: int, hop_length: int, ax: plt.Axes | None = None, y_axis: str = "mel", title: str | None = None):
+    """``librosa.display.specshow`` of a dB spectrogram with time (s), frequency (Hz) and a dB bar."""
+    ax = ax or plt.gca()
+    img = librosa.display.specshow(S_db, sr=sr, hop_length=hop_length, x_axis="time", y_axis=y_axis, ax=ax)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("frequency (Hz)")
+    if title:
+        ax.set_title(title)
+    plt.colorbar(img, ax=ax, format="%+2.0f dB", label="level (dB)")
+    return ax

@@ -1,0 +1,119 @@
+"""What the notebooks measured: one JSON file per notebook, one table for the course.
+
+Every notebook ends by saving its metrics::
+
+    run = results.NotebookRun("08_cnn_binary", dataset=data.name, quick=quick)
+    ...
+    run.record(sex_test_accuracy=0.97, statement_test_accuracy=0.95)
+    run.save()
+
+which writes ``build/results/08_cnn_binary.json`` (atomically). ``make course`` and the
+summary notebook ``99_results`` gather them into ``build/results.md``: one row per metric,
+with the dataset and mode it came from, when it was written and how long the notebook ran.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from datetime import datetime, timezone
+from numbers import Real
+from pathlib import Path
+
+import pandas as pd
+
+from course_utils import paths
+from course_utils.atomic import write_text_atomic
+
+COLUMNS = ["notebook", "metric", "value", "dataset", "mode", "seconds", "written"]
+
+
+def write_json_atomic(path: str | Path, payload: dict) -> Path:
+    """Write JSON through a temporary file in the same folder and a rename."""
+    return write_text_atomic(path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
+
+
+class NotebookRun:
+    """The metrics of one notebook run, with its dataset, mode and run time.
+
+    The clock starts when the object is created (put it at the top of the notebook).
+    """
+
+    def __init__(self, notebook: str, *, dataset: str, quick: bool, results_dir: str | Path | None = None):
+        self.notebook = notebook
+        self.dataset = dataset
+        self.mode = "quick" if quick else "full"
+        self.results_dir = Path(results_dir) if results_dir is not None else paths.results_dir()
+        self.metrics: dict[str, float] = {}
+        self._t0 = time.perf_counter()
+
+    def record(self, **metrics: float) -> None:
+        """Add metrics (plain numbers; NaN and infinities are refused)."""
+        for name, value in metrics.items():
+            if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
+                raise ValueError(f"metric {name!r} must be a finite number, got {value!r}")
+            self.metrics[name] = float(value)
+
+    @property
+    def path(self) -> Path:
+        return self.results_dir / f"{self.notebook}.json"
+
+    def save(self) -> Path:
+        """Write ``<results_dir>/<notebook>.json`` and return its path."""
+        if not self.metrics:
+            raise ValueError(f"{self.notebook}: nothing recorded; call run.record(...) before run.save()")
+        payload = {
+            "notebook": self.notebook,
+            "dataset": self.dataset,
+            "mode": self.mode,
+            "seconds": round(time.perf_counter() - self._t0, 2),
+            "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "metrics": self.metrics,
+        }
+        return write_json_atomic(self.path, payload)
+
+
+def load_results(results_dir: str | Path | None = None) -> pd.DataFrame:
+    """Every recorded metric as one long table (columns: :data:`COLUMNS`), sorted by notebook."""
+    results_dir = Path(results_dir) if results_dir is not None else paths.results_dir()
+    rows = []
+    for path in sorted(results_dir.glob("*.json")):
+        try:
+            data = json.loads(path.read_text())
+            for metric, value in data["metrics"].items():
+                rows.append({**{k: data[k] for k in COLUMNS if k in data}, "metric": metric, "value": value})
+        except (json.JSONDecodeError, KeyError, AttributeError) as err:
+            raise ValueError(f"results file {path} is damaged ({err}). Fix: delete it and rerun its notebook.") from err
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    """A GitHub-flavoured Markdown table (numbers with 4 significant digits)."""
+
+    def fmt(v) -> str:
+        return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+    header = "| " + " | ".join(table.columns) + " |"
+    rule = "|" + "|".join("---" for _ in table.columns) + "|"
+    body = ["| " + " | ".join(fmt(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    return "\n".join([header, rule, *body])
+
+
+def write_results_markdown(output: str | Path, results_dir: str | Path | None = None) -> Path:
+    """Write ``build/results.md``: every metric the notebooks recorded, in one table."""
+    table = load_results(results_dir)
+    if table.empty:
+        raise FileNotFoundError(
+            f"No results in {results_dir or paths.results_dir()}. Fix: run the notebooks first (make course)."
+        )
+    stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    datasets = ", ".join(sorted(table["dataset"].unique()))
+    text = (
+        "# Course results\n\n"
+        f"Gathered {stamp} from {table['notebook'].nunique()} notebook(s); dataset(s): {datasets}.\n"
+        "`seconds` is the notebook's run time; `mode` is quick (small, fast run) or full.\n\n"
+        + to_markdown(table)
+        + "\n"
+    )
+    return write_text_atomic(output, text)

@@ -1,0 +1,126 @@
+"""Train / validation / test splits.
+
+Taught in ``06_preprocessing``.
+
+- :func:`stratified_split`: the study's 70 / 15 / 15 split, seeded and stratified, which gives
+  1008 / 216 / 216 files on the full set. (The paper prints 1008 / 432 / 432, which adds up to
+  1872 > 1440: 15 % of 1440 is 216.) Every actor appears in all three parts, so a model can
+  recognise the *speaker* rather than the emotion: fine for actor id, optimistic for the rest.
+- :func:`actor_holdout_split`: whole actors held out (balanced by sex), the honest test of
+  emotion and sex recognition on voices the model has never heard.
+- :func:`field_split`: split by a metadata field, e.g. by repetition for actor id, so that the
+  same actor is in every part but the test recordings are new takes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+
+@dataclass(frozen=True)
+class Split:
+    """Row positions (into the metadata table) of the three parts of a split."""
+
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+    name: str = "split"
+
+    def sizes(self) -> dict[str, int]:
+        return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
+
+    def part_of(self, n: int) -> np.ndarray:
+        """An array of ``n`` labels ``"train"`` / ``"val"`` / ``"test"`` (for plots and tables)."""
+        labels = np.full(n, "", dtype=object)
+        for part in ("train", "val", "test"):
+            labels[getattr(self, part)] = part
+        return labels
+
+
+def _strata(meta: pd.DataFrame, columns: tuple[str, ...]) -> pd.Series:
+    return meta[list(columns)].astype(str).agg("-".join, axis=1)
+
+
+def _split_off(index: np.ndarray, n_out: int, meta: pd.DataFrame, stratify: list[tuple[str, ...]], seed: int):
+    """Take ``n_out`` of ``index`` out, stratified by the first key that the data allow."""
+    for columns in stratify:
+        labels = _strata(meta.iloc[index], columns) if columns else None
+        try:
+            keep, out = train_test_split(index, test_size=n_out, stratify=labels, random_state=seed)
+            return np.sort(keep), np.sort(out)
+        except ValueError:  # a stratum too small for this split: try a coarser key
+            continue
+    raise AssertionError("unreachable: the last key () never fails")  # pragma: no cover
+
+
+def stratified_split(
+    meta: pd.DataFrame,
+    fractions: tuple[float, float, float] = (0.70, 0.15, 0.15),
+    *,
+    stratify: tuple[str, ...] = ("actor", "emotion"),
+    seed: int = 0,
+) -> Split:
+    """A seeded random split with the given fractions, stratified by ``stratify``.
+
+    Validation and test each get ``round(fraction * N)`` rows, train the rest: 1008/216/216
+    on the 1440 files. The held-out 30 % is stratified by actor and emotion; it is halved
+    stratified by emotion and sex. Where a subset is too small for a stratum, a coarser key
+    is used (down to none).
+    """
+    if not np.isclose(sum(fractions), 1.0) or min(fractions) <= 0:
+        raise ValueError(f"fractions must be three positive numbers adding up to 1, got {fractions}")
+    n = len(meta)
+    n_val, n_test = round(fractions[1] * n), round(fractions[2] * n)
+    index = np.arange(n)
+    keys = [tuple(stratify), ("emotion",), ()]
+    train, held = _split_off(index, n_val + n_test, meta, keys, seed)
+    val, test = _split_off(held, n_test, meta, [("emotion", "sex"), ("emotion",), ()], seed)
+    return Split(train, val, test, name="stratified random")
+
+
+def actor_holdout_split(meta: pd.DataFrame, n_val_actors: int = 4, n_test_actors: int = 4, *, seed: int = 0) -> Split:
+    """Hold whole actors out: ``n_val_actors`` for validation, ``n_test_actors`` for test.
+
+    Each held-out group is half male, half female (odd actor ids are male), chosen with
+    ``seed``; the remaining actors train. Nobody's voice is in two parts.
+    """
+    if n_val_actors % 2 or n_test_actors % 2:
+        raise ValueError("use even numbers of held-out actors, so that each group is half male, half female")
+    rng = np.random.default_rng(seed)
+    actors = np.array(sorted(meta["actor"].unique()))
+    male, female = rng.permutation(actors[actors % 2 == 1]), rng.permutation(actors[actors % 2 == 0])
+    hv, ht = n_val_actors // 2, n_test_actors // 2
+    if min(len(male), len(female)) < hv + ht + 1:
+        raise ValueError(
+            f"{len(actors)} actors are too few to hold out {n_val_actors} + {n_test_actors} "
+            "and keep both sexes in training"
+        )
+    val_actors = set(male[:hv]) | set(female[:hv])
+    test_actors = set(male[hv : hv + ht]) | set(female[hv : hv + ht])
+    a = meta["actor"].to_numpy()
+    val = np.flatnonzero(np.isin(a, list(val_actors)))
+    test = np.flatnonzero(np.isin(a, list(test_actors)))
+    train = np.flatnonzero(~np.isin(a, list(val_actors | test_actors)))
+    return Split(train, val, test, name=f"actors held out (val {sorted(val_actors)}, test {sorted(test_actors)})")
+
+
+def field_split(meta: pd.DataFrame, field: str, test_value, *, val_fraction: float = 0.15, seed: int = 0) -> Split:
+    """Test on the rows where ``meta[field] == test_value``; split the rest into train/val.
+
+    Example: ``field_split(meta, "repetition", 2)`` trains actor id on first takes and tests on
+    second takes. Validation is a stratified ``val_fraction`` of the whole table taken from
+    the remaining rows.
+    """
+    if field not in meta:
+        raise KeyError(f"no column {field!r} in the metadata table")
+    values = meta[field].to_numpy()
+    if not (values == test_value).any():
+        raise ValueError(f"no rows with {field} == {test_value!r}")
+    test = np.flatnonzero(values == test_value)
+    rest = np.flatnonzero(values != test_value)
+    train, val = _split_off(rest, round(val_fraction * len(meta)), meta, [("actor", "emotion"), ("actor",), ()], seed)
+    return Split(train, val, test, name=f"by {field} (test: {field} = {test_value})")

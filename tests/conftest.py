@@ -1,0 +1,62 @@
+"""Shared fixtures of the test suite.
+
+- ``shared_sample``: ../shared/ravdess-sample (real RAVDESS files of actors 01 and 02), or a
+  skip with a message where it is absent. Read only; never copied into the project.
+- ``synthetic_root``: the full offline corpus (1440 files), generated once into the project's
+  data folder (idempotent: a later run reuses it).
+- ``make_wav_tree``: writes tiny RAVDESS-named WAV files into a folder.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from course_utils import audio, paths
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_SAMPLE = ROOT.parent / "shared" / "ravdess-sample"
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture(scope="session")
+def shared_sample() -> Path:
+    if not (SHARED_SAMPLE / "Actor_01").is_dir():
+        pytest.skip(f"real RAVDESS sample not found at {SHARED_SAMPLE}: tests on real speech skipped")
+    return SHARED_SAMPLE
+
+
+@pytest.fixture(scope="session")
+def synthetic_root() -> Path:
+    from course_utils import synth
+
+    return Path(synth.generate_corpus(paths.data_dir() / "synthetic", progress=False))
+
+
+def tone(seconds: float = 0.5, sr: int = 48_000, freq: float = 220.0, pad: float = 0.0, channels: int = 1) -> np.ndarray:
+    """A sine tone with ``pad`` seconds of silence on both sides, amplitude 0.5."""
+    t = np.arange(int(seconds * sr)) / sr
+    y = 0.5 * np.sin(2 * np.pi * freq * t)
+    z = np.zeros(int(pad * sr))
+    y = np.concatenate([z, y, z]).astype(np.float32)
+    return np.stack([y] * channels, axis=1) if channels > 1 else y
+
+
+@pytest.fixture
+def make_wav_tree():
+    """``make_wav_tree(root, names, sr=48000, seconds=0.3)`` writes one small WAV per name."""
+
+    def make(root: Path, names, sr: int = 48_000, seconds: float = 0.3, channels: int = 1) -> list[Path]:
+        out = []
+        for i, name in enumerate(names):
+            actor = int(name[-6:-4]) if name[-6:-4].isdigit() else 1
+            p = Path(root) / f"Actor_{actor:02d}" / name
+            audio.write_wav_atomic(p, tone(seconds, sr, 200 + 10 * i, channels=channels), sr)
+            out.append(p)
+        return out
+
+    return make

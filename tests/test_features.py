@@ -1,0 +1,71 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from course_utils import audio, features
+from course_utils.features import FeatureConfig
+
+from conftest import tone
+
+
+@pytest.fixture
+def clips(tmp_path):
+    paths = []
+    for i, f in enumerate([200.0, 800.0, 3000.0]):
+        p = tmp_path / "wav" / f"03-01-0{i + 1}-01-01-01-01.wav"
+        audio.write_wav_atomic(p, tone(1.0, 48_000, f, pad=0.4), 48_000)
+        paths.append(str(p))
+    return pd.DataFrame({"path": paths})
+
+
+def test_log_mel_range_and_shape():
+    cfg = FeatureConfig(image_size=(64, 64), duration=1.0)
+    y = tone(1.0, 22_050, 1000.0)
+    S = features.log_mel(y, 22_050, cfg)
+    assert S.shape == (64, 1 + 22_050 // 256)
+    assert S.max() == pytest.approx(0.0) and S.min() >= -80.0
+
+
+def test_to_image_scales_and_resizes():
+    S = np.linspace(-100, 0, 40 * 50, dtype=np.float32).reshape(40, 50)
+    img = features.to_image(S, (32, 16))
+    assert img.shape == (32, 16) and img.dtype == np.float32
+    assert img.min() == 0.0 and img.max() <= 1.0 and img.max() > 0.95
+    same = features.to_image(S, (40, 50))
+    assert same[0, 0] == 0.0 and same[-1, -1] == 1.0
+
+
+def test_clip_image_puts_low_tones_low(clips):
+    cfg = FeatureConfig(image_size=(64, 48), duration=1.0)
+    low = features.clip_image(clips["path"][0], cfg)
+    high = features.clip_image(clips["path"][2], cfg)
+    assert low.shape == high.shape == (64, 48)
+    assert np.argmax(low.mean(axis=1)) < np.argmax(high.mean(axis=1))
+
+
+def test_compute_images_caches_atomically(clips, tmp_path, monkeypatch):
+    cfg = FeatureConfig(image_size=(32, 32), duration=1.0)
+    cache = tmp_path / "cache"
+    first = features.compute_images(clips, cfg, dataset="t", cache_dir=cache, n_jobs=1, progress=False)
+    assert first.shape == (3, 32, 32) and first.dtype == np.float32
+    files = list(cache.iterdir())
+    assert len(files) == 1 and files[0].suffix == ".npz" and not files[0].name.startswith(".")
+
+    def boom(*args, **kwargs):
+        raise AssertionError("recomputed although cached")
+
+    monkeypatch.setattr(features, "clip_image", boom)
+    again = features.compute_images(clips, cfg, dataset="t", cache_dir=cache, n_jobs=1, progress=False)
+    np.testing.assert_array_equal(first, again)
+    # another recipe or another subset is another cache entry
+    assert features.cache_path(clips, cfg, "t", cache) != features.cache_path(clips, FeatureConfig(image_size=(32, 16)), "t", cache)
+    assert features.cache_path(clips, cfg, "t", cache) != features.cache_path(clips.iloc[:2], cfg, "t", cache)
+    with pytest.raises(AssertionError, match="recomputed"):
+        features.compute_images(clips.iloc[:2], cfg, dataset="t", cache_dir=cache, n_jobs=1, progress=False)
+    assert len(list(cache.iterdir())) == 1  # the failed run left nothing behind
+
+
+def test_config_key_is_stable_and_sensitive():
+    assert FeatureConfig().key() == FeatureConfig().key()
+    assert FeatureConfig().key() != FeatureConfig(hop_length=512).key()
+    assert FeatureConfig().mels == 256 and FeatureConfig(n_mels=128).mels == 128
