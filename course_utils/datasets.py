@@ -19,7 +19,6 @@ In quick mode a notebook works on a few actors only (:func:`quick_subset`).
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,11 +51,9 @@ class Dataset:
 
 
 def banner(text: str) -> None:
-    """Print a message that cannot be missed (to stderr and stdout)."""
+    """Print a message that cannot be missed, between two rules."""
     line = "=" * 78
-    msg = f"\n{line}\n{text}\n{line}\n"
-    print(msg, file=sys.stderr, flush=True)
-    print(msg, flush=True)
+    print(f"\n{line}\n{text}\n{line}\n", flush=True)
 
 
 def resolve(choice: str = "auto", *, dest: str | Path | None = None, download_ok: bool = False, progress: bool = True) -> Dataset:
@@ -70,7 +67,7 @@ def resolve(choice: str = "auto", *, dest: str | Path | None = None, download_ok
         raise ValueError(f"unknown dataset {choice!r}: choose one of {', '.join(CHOICES)}")
     dest = Path(dest) if dest is not None else paths.data_dir()
     if choice == "ravdess":
-        return Dataset("ravdess", download.get_ravdess(dest, download=True, progressbar=progress))
+        return _real(download.get_ravdess(dest, download=True, progressbar=progress, expect_complete=False))
     if choice == "auto":
         found = download.locate_ravdess(dest)
         if found is None and download_ok:
@@ -79,8 +76,7 @@ def resolve(choice: str = "auto", *, dest: str | Path | None = None, download_ok
             except download.DownloadError as err:
                 banner(f"RAVDESS could not be downloaded:\n{err}")
         if found is not None:
-            banner(f"DATASET: the real RAVDESS recordings in {found}")
-            return Dataset("ravdess", Path(found))
+            return _real(found)
         banner(
             "DATASET: RAVDESS is not available here, so the course uses its OFFLINE SYNTHETIC\n"
             "corpus (espeak-ng voices in RAVDESS's layout). Results are NOT results on real\n"
@@ -88,6 +84,21 @@ def resolve(choice: str = "auto", *, dest: str | Path | None = None, download_ok
         )
     root = synth.generate_corpus(dest / "synthetic", progress=progress)
     return Dataset("synthetic", Path(root))
+
+
+def _real(root: str | Path) -> Dataset:
+    """The real RAVDESS in ``root``, announced; a partial copy is used with a loud warning."""
+    root = Path(root)
+    n = len(metadata.find_wavs(root))
+    if n < len(metadata.expected_filenames()):
+        banner(
+            f"DATASET: a PARTIAL copy of RAVDESS in {root}: {n} of 1440 files. Counts and results\n"
+            "will differ from the full set. Fix: download the whole set "
+            "(python -m course_utils get-data --dataset ravdess)."
+        )
+    else:
+        banner(f"DATASET: the real RAVDESS recordings in {root}")
+    return Dataset("ravdess", root)
 
 
 def quick_subset(meta: pd.DataFrame, actors: tuple[int, ...] = QUICK_ACTORS) -> pd.DataFrame:

@@ -14,6 +14,7 @@ trials = 1440 files: 8 emotions, 2 intensities (neutral has only "normal"), 2 st
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -147,18 +148,27 @@ def parse_filename(name: str | Path) -> RavdessRecord:
     return RavdessRecord(base, *values)
 
 
-def check_filenames(names: Iterable[str | Path]) -> list[RavdessRecord]:
-    """Parse many names at once; raise one error that lists *every* bad name."""
+def is_ravdess_name(name: str | Path) -> bool:
+    """Whether ``name`` (or a path's last part) is a valid RAVDESS file name."""
+    return _problem(Path(name).name) is None
+
+
+def check_filenames(names: Iterable[str | Path], max_listed: int = 20) -> list[RavdessRecord]:
+    """Parse many names at once; raise one error that lists the bad names (the first
+    ``max_listed`` of them, and how many there are in all)."""
     records, bad = [], []
     for name in names:
-        try:
+        problem = _problem(Path(name).name)
+        if problem:
+            bad.append(f"  {name}: {problem}")
+        else:
             records.append(parse_filename(name))
-        except RavdessNameError as err:
-            bad.append(f"  {name}: {str(err).split(': ', 1)[1]}")
     if bad:
+        more = f"\n  ... and {len(bad) - max_listed} more" if len(bad) > max_listed else ""
         raise RavdessNameError(
             f"{len(bad)} file(s) do not follow the RAVDESS naming scheme:\n"
-            + "\n".join(bad)
+            + "\n".join(bad[:max_listed])
+            + more
             + "\nFix: move files that are not RAVDESS clips out of the data folder "
             "(or rename them to the 7-field scheme)."
         )
@@ -192,10 +202,12 @@ def find_wavs(root: str | Path) -> list[Path]:
             "`python -m course_utils get-data --dataset ravdess`, or set RAVDESS_DIR to the "
             "folder that holds Actor_01 ... Actor_24."
         )
+    found = []
+    for folder, _dirs, files in os.walk(root, followlinks=True):  # shared copies may be symlinks
+        found += [Path(folder) / f for f in files if f.lower().endswith(".wav") and not f.startswith(".")]
     seen: dict[str, Path] = {}
-    for path in sorted(root.rglob("*")):
-        if path.suffix.lower() == ".wav" and path.is_file() and not path.name.startswith("."):
-            seen.setdefault(path.name, path)
+    for path in sorted(found):
+        seen.setdefault(path.name, path)
     return [seen[k] for k in sorted(seen)]
 
 

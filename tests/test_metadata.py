@@ -135,3 +135,18 @@ def test_one_per_emotion():
     assert (sel["actor"] == 2).all() and (sel.loc[sel["emotion"] > 1, "intensity"] == 2).all()
     with pytest.raises(ValueError, match="actor 9"):
         md.one_per_emotion(df, actor=9)
+
+
+def test_is_ravdess_name_and_capped_error_list():
+    assert md.is_ravdess_name("/a/03-01-06-01-02-01-12.wav") and not md.is_ravdess_name("x.wav")
+    with pytest.raises(md.RavdessNameError) as err:
+        md.check_filenames([f"clip{i}.wav" for i in range(50)], max_listed=20)
+    text = str(err.value)
+    assert "50 file(s)" in text and "clip19.wav" in text and "clip20.wav" not in text and "... and 30 more" in text
+
+
+def test_find_wavs_follows_symlinked_actor_folders(tmp_path, make_wav_tree):
+    make_wav_tree(tmp_path / "store", ["03-01-01-01-01-01-01.wav"])
+    (tmp_path / "view").mkdir()
+    (tmp_path / "view" / "Actor_01").symlink_to(tmp_path / "store" / "Actor_01", target_is_directory=True)
+    assert [p.name for p in md.find_wavs(tmp_path / "view")] == ["03-01-01-01-01-01-01.wav"]

@@ -1,0 +1,91 @@
+"""Every notebook runs headless (papermill, quick mode, offline corpus) and records results;
+nbval reruns the executed copies and the cells marked ``# NBVAL_CHECK_OUTPUT`` must repeat.
+
+Where ``../shared/ravdess-sample`` exists, notebook 00 also runs on those real recordings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from course_utils import runner
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = runner.list_notebooks(ROOT / "notebooks")
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def course_build(tmp_path_factory, synthetic_root):
+    """A build folder of its own, so that the tests never touch the project's build/."""
+    build = tmp_path_factory.mktemp("build")
+    old = os.environ.get("COURSE_BUILD_DIR")
+    os.environ["COURSE_BUILD_DIR"] = str(build)
+    yield build
+    if old is None:
+        os.environ.pop("COURSE_BUILD_DIR")
+    else:
+        os.environ["COURSE_BUILD_DIR"] = old
+
+
+def _nbval(notebook: Path) -> subprocess.CompletedProcess:
+    """Run nbval on one executed notebook in a separate pytest (the project's options off)."""
+    cmd = [sys.executable, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "-o", "addopts=", "-q",
+           "--rootdir", str(notebook.parent), str(notebook)]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=notebook.parent, timeout=1200)
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs_headless_and_records_results(notebook, course_build):
+    out = runner.run_notebook(notebook, course_build / "executed", {"dataset": "synthetic", "quick": True}, progress=False)
+    executed = nbformat.read(out, as_version=4)
+    assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
+    errors = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors
+    record = json.loads((course_build / "results" / f"{notebook.stem}.json").read_text())
+    assert record["notebook"] == notebook.stem and record["dataset"] == "synthetic" and record["mode"] == "quick"
+    assert record["metrics"] and all(isinstance(v, float) for v in record["metrics"].values())
+
+    # nbval: the marked cells give the same output on a rerun of the executed copy
+    check = _nbval(out)
+    assert check.returncode == 0, check.stdout[-3000:] + check.stderr[-2000:]
+
+
+def test_notebook_00_counts_on_the_offline_corpus(course_build):
+    record = json.loads((course_build / "results" / "00_getting_the_data.json").read_text())["metrics"]
+    assert record["clips"] == 360 and record["actors"] == 6  # quick mode: six actors x 60 clips
+    assert record["missing_files"] == 0 and record["stereo_files"] >= 0
+    assert 2.5 < record["mean_duration_s"] < 6.0
+
+
+def test_nbval_catches_a_changed_output(course_build, tmp_path):
+    """nbval is not a formality: alter one checked output and the rerun must fail."""
+    executed = course_build / "executed" / "00_getting_the_data.ipynb"
+    nb = nbformat.read(executed, as_version=4)
+    target = next(c for c in nb.cells if c.cell_type == "code" and "NBVAL_CHECK_OUTPUT" in c.source and "parse_filename(\"03-01-01-02" in c.source)
+    stream = next(o for o in target.outputs if o.get("output_type") == "stream")
+    assert "neutral (emotion 01) has no strong" in stream["text"]
+    stream["text"] = stream["text"].replace("neutral", "calm")
+    tampered = tmp_path / "tampered.ipynb"
+    nbformat.write(nb, tampered)
+    check = _nbval(tampered)
+    assert check.returncode != 0 and "failed" in check.stdout.lower()
+
+
+@pytest.mark.sample
+def test_notebook_00_on_real_ravdess_sample(shared_sample, tmp_path, monkeypatch):
+    monkeypatch.setenv("RAVDESS_DIR", str(shared_sample))
+    monkeypatch.setenv("COURSE_BUILD_DIR", str(tmp_path))
+    nb = ROOT / "notebooks" / "00_getting_the_data.ipynb"
+    runner.run_notebook(nb, tmp_path / "executed", {"dataset": "ravdess", "quick": False}, progress=False)
+    record = json.loads((tmp_path / "results" / "00_getting_the_data.json").read_text())
+    assert record["dataset"] == "ravdess"
+    m = record["metrics"]
+    assert m["clips"] == 120 and m["actors"] == 2 and m["stereo_files"] == 2 and m["missing_files"] == 0
