@@ -37,7 +37,7 @@ course: notebooks results
 	@echo "Course built: executed notebooks in build/executed/, metrics in build/results.md"
 
 test: venv
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest --cov=course_utils --cov-report=term-missing --cov-fail-under=90 $(PYTEST_ARGS)
 
 strip: venv
 	$(VENV)/bin/nbstripout --keep-id notebooks/*.ipynb

@@ -69,3 +69,22 @@ def test_config_key_is_stable_and_sensitive():
     assert FeatureConfig().key() == FeatureConfig().key()
     assert FeatureConfig().key() != FeatureConfig(hop_length=512).key()
     assert FeatureConfig().mels == 256 and FeatureConfig(n_mels=128).mels == 128
+
+
+@pytest.mark.sample
+def test_real_ravdess_sample_images(shared_sample, tmp_path):
+    """The whole recipe on real speech: 120 clips of actors 01 and 02 (two of them stereo)."""
+    from course_utils import metadata
+
+    meta = metadata.build_metadata(shared_sample)
+    assert len(meta) == 120 and (meta["channels"] == 2).sum() == 2
+    cfg = FeatureConfig(image_size=(128, 128))
+    images = features.compute_images(meta, cfg, dataset="sample", cache_dir=tmp_path, progress=False)
+    assert images.shape == (120, 128, 128) and images.min() >= 0 and images.max() <= 1
+    # trimmed speech fills most of the 2.5 s window: few all-quiet frames, and the loudest pixel is 1
+    frame_level = images.mean(axis=1)
+    assert np.median((frame_level > 0.2).mean(axis=1)) > 0.6
+    assert np.allclose(images.max(axis=(1, 2)), 1.0, atol=0.03)  # bilinear resizing softens the peak a little
+    # the stereo clips give images like the others
+    stereo = meta.index[meta["channels"] == 2]
+    assert np.all(images[stereo].mean(axis=(1, 2)) > 0.2)

@@ -31,3 +31,16 @@ def test_make_dataset_rejects_bad_shapes():
         pipeline.make_dataset(np.zeros((4, 4)), None)
     with pytest.raises(ValueError, match="4 images but 3 labels"):
         pipeline.make_dataset(np.zeros((4, 2, 2)), np.zeros(3))
+
+
+def test_pipeline_feeds_a_keras_model():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 64)
+    x = (rng.random((64, 16, 16)) * 0.2 + y[:, None, None] * 0.6).astype(np.float32)  # class 1 is brighter
+    model = keras.Sequential([keras.Input((16, 16, 1)), keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer=keras.optimizers.Adam(0.1), loss="binary_crossentropy", metrics=["accuracy"])
+    history = model.fit(pipeline.make_dataset(x, y, batch_size=16, shuffle=True), epochs=15, verbose=0)
+    assert history.history["accuracy"][-1] > 0.9

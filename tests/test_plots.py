@@ -1,0 +1,43 @@
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+from course_utils import plots
+
+from conftest import tone
+
+
+def test_waveform_axes_are_labelled_in_seconds():
+    ax = plots.plot_waveform(tone(0.5, 8000), 8000, title="t")
+    assert ax.get_xlabel() == "time (s)" and "amplitude" in ax.get_ylabel() and ax.get_title() == "t"
+    assert ax.get_xlim() == (0.0, 0.5)
+    plt.close("all")
+
+
+def test_gallery_hides_unused_axes():
+    fig = plots.waveform_gallery([("a", tone(0.1, 8000)), ("b", tone(0.2, 8000)), ("c", tone(0.1, 8000))], 8000, ncols=2)
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in visible] == ["a", "b", "c"] and len(fig.axes) == 4
+    plt.close(fig)
+
+
+def test_log_mel_and_specshow_have_units():
+    fig, (a, b) = plt.subplots(1, 2)
+    plots.plot_log_mel(np.random.default_rng(0).random((16, 20)), ax=a, title="m", duration=2.0)
+    assert a.get_xlabel() == "time (s)" and a.get_ylabel() == "Mel band" and a.images[0].get_extent()[1] == 2.0
+    plots.plot_log_mel(np.zeros((4, 4)), ax=a)
+    assert a.get_xlabel() == "frame"
+    plots.specshow_db(np.full((64, 30), -40.0), sr=16000, hop_length=256, ax=b, y_axis="hz", title="s")
+    assert b.get_ylabel() == "frequency (Hz)" and b.get_xlabel() == "time (s)"
+    assert any("dB" in (ax.get_ylabel() or "") for ax in fig.axes)
+    plt.close(fig)
+
+
+def test_play_shows_an_audio_player(capsys, monkeypatch):
+    shown = []
+    monkeypatch.setattr(plots, "display", shown.append)
+    plots.play(tone(0.1, 8000), 8000, label="angry")
+    assert capsys.readouterr().out == "angry\n"
+    assert type(shown[0]).__name__ == "Audio" and shown[0].data[:4] == b"RIFF"
