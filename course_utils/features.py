@@ -86,7 +86,7 @@ def to_image(S_db: np.ndarray, size: tuple[int, int], db_range: float = 80.0) ->
     img = np.clip((S_db + db_range) / db_range, 0.0, 1.0).astype(np.float32)
     height, width = size
     if img.shape != (height, width):
-        img = np.asarray(Image.fromarray(img, mode="F").resize((width, height), Image.BILINEAR))
+        img = np.asarray(Image.fromarray(img).resize((width, height), Image.BILINEAR))
         img = np.clip(img, 0.0, 1.0)
     return img.astype(np.float32)
 
