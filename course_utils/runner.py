@@ -50,6 +50,7 @@ def run_notebook(
         progress_bar=progress,
         execution_timeout=timeout,
         kernel_name="python3",
+        language="python",
     )
     return output
 

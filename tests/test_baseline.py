@@ -1,0 +1,191 @@
+"""Tests of course_utils.baseline (MFCC clip statistics + SVM), and of the full synthetic corpus."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.pipeline import Pipeline
+from sklearn.svm import SVC
+
+from course_utils import baseline, metadata, synth
+
+N_FEATURES = 4 * baseline.N_MFCC + 6
+
+
+def _tone(freq: float, seconds: float = 1.0, sr: int = 22_050) -> np.ndarray:
+    t = np.arange(int(seconds * sr)) / sr
+    return (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def small_meta(tmp_path_factory) -> pd.DataFrame:
+    """Metadata of a two-actor synthetic corpus (120 files)."""
+    root = synth.generate_corpus(tmp_path_factory.mktemp("base") / "c", actors=[1, 2], progress=False)
+    return metadata.build_metadata(root)
+
+
+@pytest.fixture(scope="module")
+def full(synthetic_root) -> SimpleNamespace:
+    """The full synthetic corpus (1440 files, the session's), its metadata and features."""
+    meta = metadata.build_metadata(synthetic_root)
+    return SimpleNamespace(root=synthetic_root, meta=meta, features=baseline.extract_features(meta, progress=False))
+
+
+# --- clip statistics ---------------------------------------------------------------------
+
+
+def test_clip_statistics_layout_and_determinism():
+    y = _tone(220) + 0.01 * np.random.default_rng(0).standard_normal(22_050).astype(np.float32)
+    a, b = baseline.clip_statistics(y, 22_050), baseline.clip_statistics(y.copy(), 22_050)
+    assert a.shape == (N_FEATURES,) == (len(baseline.feature_names()),)
+    assert a.dtype == np.float32 and np.isfinite(a).all()
+    assert np.array_equal(a, b)
+    names = baseline.feature_names()
+    assert names[0] == "mfcc_mean_0" and names[20] == "mfcc_std_0" and names[-1] == "zcr_std"
+
+
+def test_clip_statistics_see_level_and_brightness():
+    names = baseline.feature_names()
+    low, high, quiet = _tone(200), _tone(3000), 0.1 * _tone(200)
+    f_low, f_high, f_quiet = (baseline.clip_statistics(y, 22_050) for y in (low, high, quiet))
+    centroid, level = names.index("centroid_mean"), names.index("rms_db_mean")
+    assert f_high[centroid] > 5 * f_low[centroid]
+    assert f_low[level] - f_quiet[level] == pytest.approx(20, abs=0.5)
+
+
+def test_clip_statistics_short_and_bad_input():
+    assert baseline.clip_statistics(_tone(300, seconds=0.05), 22_050).shape == (N_FEATURES,)
+    assert np.isfinite(baseline.clip_statistics(np.zeros(100, np.float32), 22_050)).all()
+    with pytest.raises(ValueError, match="mono"):
+        baseline.clip_statistics(np.zeros((2, 1000), np.float32), 22_050)
+
+
+# --- features of files --------------------------------------------------------------------
+
+
+def test_extract_features_shape_and_determinism(small_meta):
+    sub = small_meta.iloc[::6].reset_index(drop=True)  # 20 files
+    serial = baseline.extract_features(sub, progress=False, n_jobs=1)
+    parallel = baseline.extract_features(sub, progress=True, n_jobs=2)
+    assert serial.shape == (20, N_FEATURES) and serial.dtype == np.float32
+    np.testing.assert_allclose(serial, parallel, rtol=1e-5, atol=1e-5)
+    assert len({row.tobytes() for row in serial}) == 20  # every clip has its own vector
+
+
+def test_extract_features_bad_input():
+    with pytest.raises(KeyError, match="path"):
+        baseline.extract_features(pd.DataFrame({"x": [1]}))
+    empty = baseline.extract_features(pd.DataFrame({"path": []}), progress=False)
+    assert empty.shape == (0, N_FEATURES)
+    with pytest.raises(ValueError, match="Cannot read audio file"):
+        baseline.extract_features(pd.DataFrame({"path": ["/nonexistent.wav"]}), progress=False)
+
+
+# --- classifier and evaluation ----------------------------------------------------------
+
+
+def _planted(n_per_class: int = 40, seed: int = 0):
+    """Features that carry the label in their first column, and some that carry nothing."""
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(["a", "b", "c"], n_per_class)
+    meta = pd.DataFrame({"sex": labels, "emotion": rng.permutation(labels)})
+    x = rng.standard_normal((len(labels), 5))
+    x[:, 0] += 8 * pd.factorize(labels)[0]
+    return x, meta
+
+
+def test_make_classifier_is_a_seeded_scaled_rbf_svm():
+    clf = baseline.make_classifier(seed=3)
+    assert isinstance(clf, Pipeline)
+    svc = clf.steps[-1][1]
+    assert isinstance(svc, SVC) and svc.kernel == "rbf" and svc.random_state == 3
+
+
+def test_evaluate_baseline_learns_signal_and_not_noise():
+    x, meta = _planted()
+    res = baseline.evaluate_baseline(x, meta, tasks=("sex", "emotion"), seed=0)
+    assert list(res.columns) == ["task", "n_classes", "chance", "accuracy", "n_train", "n_test"]
+    res = res.set_index("task")
+    assert res.loc["sex", "accuracy"] > 0.95  # the label is in the features
+    assert res.loc["emotion", "accuracy"] < 0.6  # a shuffled label is not
+    assert res.loc["sex", "n_classes"] == 3 and res.loc["sex", "chance"] == pytest.approx(1 / 3)
+    assert res.loc["sex", "n_test"] == 36 and res.loc["sex", "n_train"] == 84
+    again = baseline.evaluate_baseline(x, meta, tasks=("sex", "emotion"), seed=0).set_index("task")
+    pd.testing.assert_frame_equal(res, again)
+
+
+def test_evaluate_baseline_with_given_split():
+    x, meta = _planted()
+    train, test = np.arange(0, 120, 2), np.arange(1, 120, 2)
+    by_pair = baseline.evaluate_baseline(x, meta, tasks=("sex",), split=(train, test))
+    by_object = baseline.evaluate_baseline(x, meta, tasks=("sex",), split=SimpleNamespace(train=train, test=test, val=[]))
+    pd.testing.assert_frame_equal(by_pair, by_object)
+    assert by_pair.loc[0, "n_train"] == 60 and by_pair.loc[0, "n_test"] == 60
+
+
+def test_evaluate_baseline_bad_input():
+    x, meta = _planted()
+    with pytest.raises(ValueError, match="one row per metadata row"):
+        baseline.evaluate_baseline(x[:10], meta)
+    with pytest.raises(KeyError, match="unknown task"):
+        baseline.evaluate_baseline(x, meta, tasks=("mood",))
+    with pytest.raises(ValueError, match="share rows"):
+        baseline.evaluate_baseline(x, meta, tasks=("sex",), split=([0, 1, 2], [2, 3]))
+    with pytest.raises(ValueError, match="row positions"):
+        baseline.evaluate_baseline(x, meta, tasks=("sex",), split=([0, 1], [500]))
+    with pytest.raises(ValueError, match="split must be"):
+        baseline.evaluate_baseline(x, meta, tasks=("sex",), split="70/30")
+
+
+# --- the full synthetic corpus --------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_full_corpus_is_ravdess_shaped(full):
+    meta = full.meta
+    assert sorted(meta["filename"]) == sorted(metadata.expected_filenames())
+    counts = metadata.describe_counts(meta)
+    assert (counts.drop("neutral") == 96).all().all() and (counts.loc["neutral"] == 48).all()
+    assert set(meta["sample_rate"]) == {48_000} and set(meta["bit_depth"]) == {16}
+    stereo = (meta["channels"] == 2).mean()
+    assert 0.01 <= stereo <= 0.06, f"{stereo:.1%} stereo files"
+    assert meta["duration"].nunique() > 1300 and 3.0 < meta["duration"].mean() < 4.5
+
+
+@pytest.mark.slow
+def test_generation_is_fast_enough(tmp_path):
+    """The target is 1440 files in under 60 s, i.e. 120 files (two actors) in 5 s; allow 2x."""
+    start = time.perf_counter()
+    synth.generate_corpus(tmp_path, actors=[7, 8], progress=False)
+    seconds = time.perf_counter() - start
+    print(f"\n120 files in {seconds:.1f} s")
+    assert seconds < 10, f"120 files took {seconds:.1f} s"
+
+
+@pytest.mark.slow
+def test_subset_files_equal_full_set_files(full, tmp_path):
+    synth.generate_corpus(tmp_path, actors=[11], workers=1, progress=False)
+    for path in sorted((tmp_path / "Actor_11").glob("*.wav")):
+        same = full.root / "Actor_11" / path.name
+        assert hashlib.sha256(path.read_bytes()).digest() == hashlib.sha256(same.read_bytes()).digest(), path.name
+
+
+@pytest.mark.slow
+def test_baseline_on_full_corpus(full):
+    """Measured (seed 0): sex 1.00, statement 0.97, actor 0.97, emotion 0.76."""
+    res = baseline.evaluate_baseline(full.features, full.meta, seed=0).set_index("task")
+    print("\n" + res.to_string())
+    acc, chance = res["accuracy"], res["chance"]
+    assert acc["sex"] > 0.95
+    assert acc["statement"] > 0.85
+    assert acc["actor"] > 0.85
+    assert 0.55 < acc["emotion"] < 0.95  # learnable, not trivial
+    assert (acc > chance + 0.3).all()
+    assert acc.idxmin() == "emotion"
+    assert (acc < 1.0).any(), "a corpus where every task is perfect teaches nothing"
