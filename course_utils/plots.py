@@ -48,6 +48,22 @@ def play(y: np.ndarray, sr: int, label: str | None = None) -> None:
     display(Audio(y, rate=sr, normalize=True))
 
 
+def show_clip(y: np.ndarray, sr: int, title: str, ylim: float | None = 1.0) -> plt.Figure:
+    """A compact waveform with its audio player right below it: see and hear one clip.
+
+    ``ylim`` fixes the amplitude axis (default: full scale, so clips compare by loudness);
+    ``None`` lets it fit the clip.
+    """
+    fig, ax = plt.subplots(figsize=(9, 1.8))
+    plot_waveform(y, sr, ax=ax, title=title)
+    if ylim is not None:
+        ax.set_ylim(-ylim, ylim)
+    fig.tight_layout()
+    plt.show()
+    display(Audio(y, rate=sr, normalize=False))
+    return fig
+
+
 def waveform_gallery(clips: list[tuple[str, np.ndarray]], sr: int, ncols: int = 2) -> plt.Figure:
     """One small waveform per (title, signal) pair, on a shared amplitude axis."""
     nrows = int(np.ceil(len(clips) / ncols))

@@ -41,3 +41,16 @@ def test_play_shows_an_audio_player(capsys, monkeypatch):
     plots.play(tone(0.1, 8000), 8000, label="angry")
     assert capsys.readouterr().out == "angry\n"
     assert type(shown[0]).__name__ == "Audio" and shown[0].data[:4] == b"RIFF"
+
+
+def test_show_clip_puts_a_player_under_the_waveform(monkeypatch):
+    shown = []
+    monkeypatch.setattr(plots, "display", shown.append)
+    monkeypatch.setattr(plt, "show", lambda: None)
+    fig = plots.show_clip(tone(0.2, 8000), 8000, title="sad")
+    ax = fig.axes[0]
+    assert ax.get_title() == "sad" and ax.get_ylim() == (-1.0, 1.0) and ax.get_xlabel() == "time (s)"
+    assert type(shown[0]).__name__ == "Audio"
+    fitted = plots.show_clip(tone(0.2, 8000) * 0.1, 8000, title="quiet", ylim=None)
+    assert fitted.axes[0].get_ylim()[1] < 0.2
+    plt.close("all")
