@@ -16,8 +16,8 @@ PYTEST_ARGS ?=
 venv: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
-	@$(PYTHON_BOOT) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "Python 3.11 or newer is needed, found " + sys.version' 
-	test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
+	@$(PYTHON_BOOT) -c 'import sys; sys.exit(0 if sys.version_info[:2] >= (3, 11) else "error: Python 3.11 is needed, found " + sys.version)'
+	test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV) || { rm -rf $(VENV); echo "error: cannot create a virtual environment. Fix (Debian/Ubuntu): sudo apt install python3.11-venv"; exit 1; }
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
@@ -28,6 +28,7 @@ data: venv
 	$(PY) -m course_utils get-data --dataset $(DATASET) --dest data --record build/dataset.txt
 
 notebooks: data
+	rm -rf build/results build/executed
 	$(PY) -m course_utils run-notebooks --dataset "$$(cat build/dataset.txt)" --quick $(QUICK) --output build/executed
 
 results: venv

@@ -99,6 +99,7 @@ from scipy import signal
 from tqdm.auto import tqdm
 
 from course_utils import audio, metadata
+from course_utils.atomic import write_text_atomic
 
 #: Version of the generator; a corpus written by another version is regenerated. Bump it
 #: whenever a change (rules, voices, processing) changes the bytes written.
@@ -548,10 +549,7 @@ def _voice_name(profile: ActorProfile) -> str:
     name = "c" + hashlib.sha1(text.encode()).hexdigest()[:12]
     path = _data_dir() / "espeak-ng-data" / "voices" / "!v" / name
     if not path.is_file():
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
+        write_text_atomic(path, text)
     return f"en-us+{name}"
 
 
@@ -695,14 +693,7 @@ def _write_manifest(dest: Path, seed: int, files: dict[str, int]) -> None:
          "files": dict(sorted(files.items()))},
         indent=1,
     )
-    fd, tmp = tempfile.mkstemp(dir=dest, prefix=f".{MANIFEST_NAME}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, dest / MANIFEST_NAME)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(dest / MANIFEST_NAME, text)
 
 
 def _write_one(job: tuple[str, str, int]) -> tuple[str, int]:
