@@ -26,7 +26,7 @@ def _conda_pins() -> dict[str, str]:
     for dep in env["dependencies"]:
         if isinstance(dep, dict):
             for line in dep["pip"]:
-                name, version = line.split("==")
+                name, version = line.split("#")[0].strip().split("==")
                 pins[name.lower()] = version
         elif dep not in ("python=3.11", "pip"):
             name, version = dep.split("=")
