@@ -2,6 +2,7 @@
 
 Every notebook ends by saving its metrics::
 
+    data = datasets.resolve(dataset)          # "auto" becomes "ravdess" or "synthetic"
     run = results.NotebookRun("08_cnn_binary", dataset=data.name, quick=quick)
     ...
     run.record(sex_test_accuracy=0.97, statement_test_accuracy=0.95)
@@ -26,6 +27,7 @@ import pandas as pd
 from course_utils import paths
 from course_utils.atomic import write_text_atomic
 
+DATASETS = ("ravdess", "synthetic")
 COLUMNS = ["notebook", "metric", "value", "dataset", "mode", "seconds", "written"]
 
 
@@ -37,10 +39,16 @@ def write_json_atomic(path: str | Path, payload: dict) -> Path:
 class NotebookRun:
     """The metrics of one notebook run, with its dataset, mode and run time.
 
-    The clock starts when the object is created (put it at the top of the notebook).
+    Create it right after the dataset is resolved (``dataset`` must be the name of the data
+    actually used, never ``"auto"``); the clock starts then.
     """
 
     def __init__(self, notebook: str, *, dataset: str, quick: bool, results_dir: str | Path | None = None):
+        if dataset not in DATASETS:
+            raise ValueError(
+                f"dataset must be the one actually used, {' or '.join(DATASETS)}, got {dataset!r}. "
+                "Fix: resolve it first: data = datasets.resolve(dataset); NotebookRun(..., dataset=data.name)"
+            )
         self.notebook = notebook
         self.dataset = dataset
         self.mode = "quick" if quick else "full"

@@ -33,6 +33,11 @@ def test_record_refuses_non_numbers_and_empty_runs(tmp_path):
         run.save()
 
 
+def test_dataset_must_be_resolved(tmp_path):
+    with pytest.raises(ValueError, match="datasets.resolve"):
+        results.NotebookRun("x", dataset="auto", quick=True, results_dir=tmp_path)
+
+
 def test_damaged_and_missing_results(tmp_path):
     with pytest.raises(FileNotFoundError, match="make course"):
         results.write_results_markdown(tmp_path / "r.md", tmp_path)
