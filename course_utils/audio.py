@@ -1,17 +1,22 @@
 """Audio I/O: load, resample, mix to mono, trim silence, fix the length, write atomically.
 
 Taught in ``01_sound_and_sampling`` (sampling, bit depth) and ``06_preprocessing`` (trimming
-and one common length); used by the feature pipeline.
+and one common length: :func:`trimmed_durations`, :func:`crop_pad_table`); used by the
+feature pipeline.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 import librosa
 import numpy as np
+import pandas as pd
 import soundfile as sf
+from joblib import Parallel, delayed
 
+from course_utils import paths
 from course_utils.atomic import atomic_path
 
 #: The sample rate every notebook works at (RAVDESS is recorded at 48 kHz).
@@ -74,3 +79,66 @@ def write_wav_atomic(path: str | Path, y: np.ndarray, sr: int, subtype: str = "P
     with atomic_path(path) as tmp:
         sf.write(str(tmp), y, sr, subtype=subtype, format="WAV")
     return Path(path)
+
+
+def _trim_one(path: str, sr: int, top_db: float) -> tuple[float, float, float]:
+    y, sr = load_audio(path, sr=sr)
+    _, (start, end) = trim_silence(y, top_db=top_db)
+    return len(y) / sr, start / sr, end / sr
+
+
+def trimmed_durations(
+    meta: pd.DataFrame,
+    sr: int = COURSE_SR,
+    top_db: float = 30.0,
+    *,
+    cache_dir: str | Path | None = None,
+    n_jobs: int = -1,
+) -> pd.DataFrame:
+    """Where :func:`trim_silence` cuts each clip, in seconds: one row per row of ``meta``.
+
+    Columns: ``filename``, ``duration`` (the whole clip), ``start`` and ``end`` (the kept
+    part), ``trimmed`` (= end - start). Computed at sample rate ``sr`` (as the feature
+    recipe does) in ``n_jobs`` processes, and cached as a CSV file in ``cache_dir``
+    (default ``paths.cache_dir()``), written atomically.
+    """
+    cache_dir = Path(cache_dir) if cache_dir is not None else paths.cache_dir()
+    target = cache_dir / f"trim-{paths.files_fingerprint(meta['path'], sr, top_db)}-{len(meta)}.csv"
+    names = [Path(p).name for p in meta["path"]]
+    if target.exists():
+        table = pd.read_csv(target)
+        if table["filename"].tolist() == names:
+            return table
+    rows = Parallel(n_jobs=n_jobs)(delayed(_trim_one)(str(p), sr, top_db) for p in meta["path"])
+    table = pd.DataFrame(rows, columns=["duration", "start", "end"])
+    table.insert(0, "filename", names)
+    table["trimmed"] = table["end"] - table["start"]
+    with atomic_path(target) as tmp:
+        table.to_csv(tmp, index=False)
+    return pd.read_csv(target)  # what a later run reads back, exactly
+
+
+def crop_pad_table(trimmed: Sequence[float], lengths: Sequence[float]) -> pd.DataFrame:
+    """What a common length does to clips of the given trimmed lengths (s): one row per length.
+
+    Columns: ``length_s``, ``cropped`` and ``padded`` (share of clips longer / shorter than
+    the length), ``mean_cut_s`` (mean speech cut off a cropped clip, 0 if none),
+    ``mean_pad_s`` (mean silence added to a padded clip), ``speech_lost`` (share of all
+    trimmed speech that cropping removes).
+    """
+    t = np.asarray(trimmed, dtype=float)
+    if t.size == 0:
+        raise ValueError("no trimmed lengths given")
+    rows = []
+    for length in lengths:
+        over, under = t > length, t < length
+        cut = np.clip(t - length, 0, None)
+        rows.append(dict(
+            length_s=float(length),
+            cropped=float(over.mean()),
+            padded=float(under.mean()),
+            mean_cut_s=float(cut[over].mean()) if over.any() else 0.0,
+            mean_pad_s=float((length - t[under]).mean()) if under.any() else 0.0,
+            speech_lost=float(cut.sum() / t.sum()),
+        ))
+    return pd.DataFrame(rows)

@@ -17,6 +17,7 @@ emotion is the hardest, but its numbers say nothing about real speech.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Sequence
 
 import librosa
@@ -28,7 +29,8 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 from tqdm.auto import tqdm
 
-from course_utils import audio
+from course_utils import audio, paths
+from course_utils.atomic import atomic_path
 
 #: Number of MFCCs.
 N_MFCC = 20
@@ -120,6 +122,25 @@ def extract_features(meta: pd.DataFrame, sr: int = audio.COURSE_SR, progress: bo
     finally:
         bar.close()
     return np.stack(rows).astype(np.float32)
+
+
+def cached_features(meta: pd.DataFrame, *, cache_dir: str | Path | None = None, n_jobs: int | None = None) -> np.ndarray:
+    """:func:`extract_features` of ``meta``, cached on disk (atomic ``.npz``).
+
+    The cache file is named by a fingerprint of the file list
+    (:func:`course_utils.paths.files_fingerprint`), so a different subset gets its own.
+    """
+    cache_dir = Path(cache_dir) if cache_dir is not None else paths.cache_dir()
+    target = cache_dir / f"baseline-{paths.files_fingerprint(meta['path'], N_MFCC, audio.COURSE_SR)}-{len(meta)}.npz"
+    names = np.array([Path(p).name for p in meta["path"]])
+    if target.exists():
+        with np.load(target) as cached:
+            if np.array_equal(cached["filenames"], names):
+                return cached["features"]
+    X = extract_features(meta, progress=False, n_jobs=n_jobs)
+    with atomic_path(target) as tmp:
+        np.savez(tmp, features=X, filenames=names)
+    return X
 
 
 def make_classifier(seed: int = 0) -> Pipeline:

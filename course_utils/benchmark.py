@@ -52,11 +52,9 @@ from typing import Iterable, Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
 from PIL import Image
 
-from course_utils import audio, paths
-from course_utils.atomic import atomic_path
+from course_utils.atomic import current_umask
 
 #: The readers :func:`measure_throughput` knows, in the order of the chapter, with a label.
 READERS = {
@@ -157,7 +155,7 @@ def write_png_tree(
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
     try:
-        tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it private; the tree should be like any folder
+        tmp.chmod(0o777 & ~current_umask())  # mkdtemp makes it private; the tree should be like any folder
         for c in class_names:
             (tmp / c).mkdir()
         for img, c, n in zip(pixels, classes, names):
@@ -181,12 +179,6 @@ def png_tree_dir(meta: pd.DataFrame, config=None, dataset: str = "data", cache_d
     config = features.FeatureConfig() if config is None else config
     npz = features.cache_path(meta, config, dataset, cache_dir)
     return npz.with_name("png-" + npz.name.removeprefix("logmel-").removesuffix(".npz"))
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _manifest_matches(dest: Path, fingerprint: str, count: int) -> bool:
@@ -463,105 +455,7 @@ def model_throughput(model, x: np.ndarray, y: np.ndarray, *, steps: int = 5, war
 
 
 # --------------------------------------------------------------------------------------------
-# 4. Trimmed lengths and the baseline's features, cached
-# --------------------------------------------------------------------------------------------
-
-
-def _files_key(meta: pd.DataFrame, *extra) -> str:
-    """A short hash of the file list (names and sizes) and ``extra`` settings."""
-    h = hashlib.sha1()
-    for p in meta["path"]:
-        h.update(Path(p).name.encode())
-        h.update(str(os.path.getsize(p)).encode())
-    h.update(json.dumps([str(e) for e in extra]).encode())
-    return h.hexdigest()[:12]
-
-
-def _trim_one(path: str, sr: int, top_db: float) -> tuple[float, float, float]:
-    y, sr = audio.load_audio(path, sr=sr)
-    _, (start, end) = audio.trim_silence(y, top_db=top_db)
-    return len(y) / sr, start / sr, end / sr
-
-
-def trimmed_durations(
-    meta: pd.DataFrame,
-    sr: int = audio.COURSE_SR,
-    top_db: float = 30.0,
-    *,
-    cache_dir: str | Path | None = None,
-    n_jobs: int = -1,
-) -> pd.DataFrame:
-    """Where :func:`course_utils.audio.trim_silence` cuts each clip, in seconds: one row per row of ``meta``.
-
-    Columns: ``filename``, ``duration`` (the whole clip), ``start`` and ``end`` (the kept
-    part), ``trimmed`` (= end - start). Computed at sample rate ``sr`` (as the feature
-    recipe does) in ``n_jobs`` processes, and cached as a CSV file in ``cache_dir``
-    (default ``paths.cache_dir()``), written atomically.
-    """
-    cache_dir = Path(cache_dir) if cache_dir is not None else paths.cache_dir()
-    target = cache_dir / f"trim-{_files_key(meta, sr, top_db)}-{len(meta)}.csv"
-    names = [Path(p).name for p in meta["path"]]
-    if target.exists():
-        table = pd.read_csv(target)
-        if table["filename"].tolist() == names:
-            return table
-    rows = Parallel(n_jobs=n_jobs)(delayed(_trim_one)(str(p), sr, top_db) for p in meta["path"])
-    table = pd.DataFrame(rows, columns=["duration", "start", "end"])
-    table.insert(0, "filename", names)
-    table["trimmed"] = table["end"] - table["start"]
-    with atomic_path(target) as tmp:
-        table.to_csv(tmp, index=False)
-    return pd.read_csv(target)  # what a later run reads back, exactly
-
-
-def crop_pad_table(trimmed: Sequence[float], lengths: Sequence[float]) -> pd.DataFrame:
-    """What a common length does to clips of the given trimmed lengths (s): one row per length.
-
-    Columns: ``length_s``, ``cropped`` and ``padded`` (share of clips longer / shorter than
-    the length), ``mean_cut_s`` (mean speech cut off a cropped clip, 0 if none),
-    ``mean_pad_s`` (mean silence added to a padded clip), ``speech_lost`` (share of all
-    trimmed speech that cropping removes).
-    """
-    t = np.asarray(trimmed, dtype=float)
-    if t.size == 0:
-        raise ValueError("no trimmed lengths given")
-    rows = []
-    for length in lengths:
-        over, under = t > length, t < length
-        cut = np.clip(t - length, 0, None)
-        rows.append(dict(
-            length_s=float(length),
-            cropped=float(over.mean()),
-            padded=float(under.mean()),
-            mean_cut_s=float(cut[over].mean()) if over.any() else 0.0,
-            mean_pad_s=float((length - t[under]).mean()) if under.any() else 0.0,
-            speech_lost=float(cut.sum() / t.sum()),
-        ))
-    return pd.DataFrame(rows)
-
-
-def cached_baseline_features(meta: pd.DataFrame, *, cache_dir: str | Path | None = None, n_jobs: int | None = None) -> np.ndarray:
-    """:func:`course_utils.baseline.extract_features` of ``meta``, cached on disk (atomic ``.npz``).
-
-    The cache file is named by a hash of the file list, so a different subset gets its own.
-    """
-    from course_utils import baseline
-
-    cache_dir = Path(cache_dir) if cache_dir is not None else paths.cache_dir()
-    target = cache_dir / f"baseline-{_files_key(meta, baseline.N_MFCC, audio.COURSE_SR)}-{len(meta)}.npz"
-    names = np.array([Path(p).name for p in meta["path"]])
-    if target.exists():
-        with np.load(target) as cached:
-            if np.array_equal(cached["filenames"], names):
-                return cached["features"]
-    X = baseline.extract_features(meta, progress=False, n_jobs=n_jobs)
-    with atomic_path(target) as tmp:
-        np.savez(tmp, features=X, filenames=names)
-    return X
-
-
-# --------------------------------------------------------------------------------------------
-# 5. Figures
+# 4. Figures
 # --------------------------------------------------------------------------------------------
 
 

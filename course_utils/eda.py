@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -235,15 +234,13 @@ def acoustics_cache_path(
 ) -> Path:
     """Where the acoustic table of these files under these parameters is cached.
 
-    The name holds the dataset, the parameter hash and a hash of the file list (names and
-    sizes), so a different subset or a changed file gets its own entry.
+    The name holds the dataset, the parameter hash and a fingerprint of the file list (names,
+    sizes, modification times: :func:`course_utils.paths.files_fingerprint`), so a different
+    subset or a replaced file gets its own entry.
     """
-    h = hashlib.sha1()
-    for p in meta["path"]:
-        h.update(Path(p).name.encode())
-        h.update(str(os.path.getsize(p)).encode())
     cache_dir = Path(cache_dir) if cache_dir is not None else paths.cache_dir()
-    return cache_dir / f"acoustics-{dataset}-{config.key()}-{h.hexdigest()[:12]}-{len(meta)}.csv"
+    key = paths.files_fingerprint(meta["path"])
+    return cache_dir / f"acoustics-{dataset}-{config.key()}-{key}-{len(meta)}.csv"
 
 
 #: pandas >= 3 reads floats back exactly by default (and deprecates the option); 2.x needs it.

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -101,15 +100,13 @@ def clip_image(path: str | Path, config: FeatureConfig = FeatureConfig()) -> np.
 def cache_path(meta: pd.DataFrame, config: FeatureConfig, dataset: str, cache_dir: str | Path | None = None) -> Path:
     """Where the images of these files under this recipe are cached.
 
-    The name holds the dataset, the recipe hash and a hash of the file list (names and
-    sizes), so a different subset or a changed file gets its own cache entry.
+    The name holds the dataset, the recipe hash and a fingerprint of the file list (names,
+    sizes, modification times: :func:`course_utils.paths.files_fingerprint`), so a different
+    subset or a replaced file gets its own cache entry.
     """
-    h = hashlib.sha1()
-    for p in meta["path"]:
-        h.update(Path(p).name.encode())
-        h.update(str(os.path.getsize(p)).encode())
     cache_dir = Path(cache_dir) if cache_dir is not None else paths.cache_dir()
-    return cache_dir / f"logmel-{dataset}-{config.key()}-{h.hexdigest()[:12]}-{len(meta)}.npz"
+    key = paths.files_fingerprint(meta["path"])
+    return cache_dir / f"logmel-{dataset}-{config.key()}-{key}-{len(meta)}.npz"
 
 
 def compute_images(

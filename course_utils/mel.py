@@ -255,7 +255,6 @@ def image_steps(path, config: features.FeatureConfig = features.FeatureConfig())
 
 def plot_image_steps(steps: dict, config: features.FeatureConfig = features.FeatureConfig(), title: str = "") -> plt.Figure:
     """The course's log-Mel image recipe in four panels (see :func:`image_steps`)."""
-    import librosa.display
 
     sr = steps["sr"]
     fig, axes = plt.subplots(4, 1, figsize=(11, 12), constrained_layout=True, height_ratios=[1, 1, 2, 2])

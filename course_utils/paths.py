@@ -15,8 +15,11 @@ variable            meaning                                     default
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from pathlib import Path
+from typing import Iterable
 
 
 def project_root() -> Path:
@@ -50,3 +53,18 @@ def results_dir() -> Path:
 def cache_dir() -> Path:
     """Where computed features are cached."""
     return data_dir() / "cache"
+
+
+def files_fingerprint(files: Iterable[str | Path], *settings) -> str:
+    """A short hash that identifies a list of files and the settings computed from them.
+
+    It covers each file's name, size and modification time, so that a cache entry is not
+    reused for another subset, or after a file was replaced (a regenerated corpus has files
+    of the same names and sizes), and the ``settings`` (any values with a ``str``).
+    """
+    h = hashlib.sha1()
+    for f in files:
+        st = os.stat(f)
+        h.update(f"{Path(f).name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    h.update(json.dumps([str(s) for s in settings]).encode())
+    return h.hexdigest()[:12]

@@ -60,3 +60,16 @@ def make_wav_tree():
         return out
 
     return make
+
+
+@pytest.fixture
+def wav_meta(tmp_path):
+    """Three clips: 0.4 s of silence, a tone of 0.6 / 0.8 / 1.0 s, 0.4 s of silence (48 kHz)."""
+    import pandas as pd
+
+    paths = []
+    for i, seconds in enumerate([0.6, 0.8, 1.0]):
+        p = tmp_path / "wav" / f"03-01-0{i + 1}-01-01-01-01.wav"
+        audio.write_wav_atomic(p, tone(seconds, 48_000, 300.0 + 200 * i, pad=0.4), 48_000)
+        paths.append(str(p))
+    return pd.DataFrame({"path": paths})

@@ -1,4 +1,7 @@
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 import pytest
 import soundfile as sf
 
@@ -58,3 +61,61 @@ def test_atomic_path_keeps_old_file_on_failure(tmp_path):
             tmp.write_text("half")
             raise RuntimeError("interrupted")
     assert target.read_text() == "old" and [f.name for f in tmp_path.iterdir()] == ["t.txt"]
+
+
+def test_trimmed_durations_finds_the_tone_and_caches(wav_meta, tmp_path, monkeypatch):
+    table = audio.trimmed_durations(wav_meta, cache_dir=tmp_path / "c", n_jobs=1)
+    assert table["filename"].tolist() == [Path(p).name for p in wav_meta["path"]]
+    np.testing.assert_allclose(table["duration"], [1.4, 1.6, 1.8], atol=1e-3)
+    # librosa trims whole frames (2048 samples, hop 512): the tone is kept within about one frame
+    np.testing.assert_allclose(table["start"], 0.4, atol=0.1)
+    np.testing.assert_allclose(table["trimmed"], [0.6, 0.8, 1.0], atol=0.15)
+    np.testing.assert_allclose(table["trimmed"], table["end"] - table["start"])
+    assert len(list((tmp_path / "c").glob("trim-*-3.csv"))) == 1
+
+    def no_work(*args):
+        raise AssertionError("recomputed although cached")
+
+    monkeypatch.setattr(audio, "_trim_one", no_work)
+    pd.testing.assert_frame_equal(audio.trimmed_durations(wav_meta, cache_dir=tmp_path / "c", n_jobs=1), table)
+    with pytest.raises(AssertionError, match="recomputed"):  # another top_db is another cache entry
+        audio.trimmed_durations(wav_meta, top_db=20, cache_dir=tmp_path / "c", n_jobs=1)
+
+
+def test_crop_pad_table():
+    table = audio.crop_pad_table([1.0, 2.0, 3.0, 4.0], [2.5, 2.0, 5.0])
+    first = table.iloc[0].to_dict()
+    assert first == dict(length_s=2.5, cropped=0.5, padded=0.5, mean_cut_s=1.0, mean_pad_s=1.0, speech_lost=0.2)
+    second = table.iloc[1]  # a clip exactly as long as the target is neither cropped nor padded
+    assert second["cropped"] == 0.5 and second["padded"] == 0.25 and second["mean_pad_s"] == 1.0
+    last = table.iloc[2]
+    assert last["cropped"] == 0.0 and last["mean_cut_s"] == 0.0 and last["speech_lost"] == 0.0 and last["padded"] == 1.0
+    nothing_padded = audio.crop_pad_table([3.0], [1.0]).iloc[0]
+    assert nothing_padded["mean_pad_s"] == 0.0 and nothing_padded["mean_cut_s"] == 2.0
+    with pytest.raises(ValueError, match="no trimmed lengths"):
+        audio.crop_pad_table([], [2.5])
+
+
+def test_atomic_files_get_the_usual_permissions(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        p = write_text_atomic(tmp_path / "shared.txt", "x")
+    finally:
+        os.umask(old)
+    assert p.stat().st_mode & 0o777 == 0o644  # readable by a whole class, not private (0600)
+
+
+def test_files_fingerprint_notices_replaced_files(tmp_path):
+    import os
+
+    from course_utils import paths
+
+    f = tmp_path / "a.wav"
+    f.write_bytes(b"1234")
+    first = paths.files_fingerprint([f], "x")
+    assert paths.files_fingerprint([f], "x") == first != paths.files_fingerprint([f], "y")
+    f.write_bytes(b"5678")  # same name and size, new content
+    os.utime(f, ns=(1, 1))
+    assert paths.files_fingerprint([f], "x") != first

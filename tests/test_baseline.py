@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -189,3 +188,19 @@ def test_baseline_on_full_corpus(full):
     assert (acc > chance + 0.3).all()
     assert acc.idxmin() == "emotion"
     assert (acc < 1.0).any(), "a corpus where every task is perfect teaches nothing"
+
+
+def test_cached_baseline_features(wav_meta, tmp_path, monkeypatch):
+    calls = []
+
+    def fake_extract(meta, progress=True, n_jobs=None):
+        calls.append(len(meta))
+        return np.arange(len(meta) * 2, dtype=np.float32).reshape(len(meta), 2)
+
+    monkeypatch.setattr(baseline, "extract_features", fake_extract)
+    first = baseline.cached_features(wav_meta, cache_dir=tmp_path)
+    again = baseline.cached_features(wav_meta, cache_dir=tmp_path)
+    np.testing.assert_array_equal(first, again)
+    assert calls == [3]
+    baseline.cached_features(wav_meta.iloc[:2], cache_dir=tmp_path)  # another file list
+    assert calls == [3, 2]

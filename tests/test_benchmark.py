@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from pathlib import Path
 
 import matplotlib
 
@@ -16,10 +15,10 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from course_utils import audio, benchmark  # noqa: E402
+from course_utils import benchmark  # noqa: E402
+from course_utils.atomic import current_umask  # noqa: E402
 from course_utils.features import FeatureConfig  # noqa: E402
 
-from conftest import tone  # noqa: E402
 
 H, W = 12, 10
 
@@ -71,7 +70,7 @@ def test_write_png_tree_layout_and_pixels(small, tree, tmp_path):
     manifest = json.loads((tmp_path / "png" / benchmark.MANIFEST).read_text())
     assert manifest["count"] == 11 and manifest["shape"] == [H, W] and manifest["classes"] == list(tree.class_names)
     assert [p.name for p in tmp_path.iterdir()] == ["png"]  # no temporary folder left behind
-    assert (tmp_path / "png").stat().st_mode & 0o777 == 0o777 & ~benchmark._umask()  # not left private like mkdtemp's
+    assert (tmp_path / "png").stat().st_mode & 0o777 == 0o777 & ~current_umask()  # not left private like mkdtemp's
 
 
 def test_write_png_tree_reuses_an_unchanged_tree_and_replaces_a_changed_one(small, tree, tmp_path):
@@ -226,17 +225,6 @@ def test_summarise_throughput():
     assert s["relative"].tolist() == [1.0, 0.1] and s["epochs"].tolist() == [3, 3]
 
 
-@pytest.fixture
-def wav_meta(tmp_path):
-    """Three clips: 0.4 s of silence, a tone of 0.6 / 0.8 / 1.0 s, 0.4 s of silence (48 kHz)."""
-    paths = []
-    for i, seconds in enumerate([0.6, 0.8, 1.0]):
-        p = tmp_path / "wav" / f"03-01-0{i + 1}-01-01-01-01.wav"
-        audio.write_wav_atomic(p, tone(seconds, 48_000, 300.0 + 200 * i, pad=0.4), 48_000)
-        paths.append(str(p))
-    return pd.DataFrame({"path": paths})
-
-
 def test_time_feature_cache_cold_then_cached(wav_meta, tmp_path):
     cfg = FeatureConfig(image_size=(32, 24), duration=1.0)
     table, images = benchmark.time_feature_cache(wav_meta, cfg, dataset="test", cache_dir=tmp_path / "cache", n_jobs=1)
@@ -260,60 +248,6 @@ def test_model_throughput_times_training_steps():
     assert out["seconds"] > 0 and math.isfinite(out["images_per_s"]) and out["images_per_s"] > 0
     with pytest.raises(ValueError, match="steps"):
         benchmark.model_throughput(model, np.zeros((8, 4)), np.zeros(8), steps=0)
-
-
-# ------------------------------------------------------------------ trimmed lengths, baseline cache
-
-
-def test_trimmed_durations_finds_the_tone_and_caches(wav_meta, tmp_path, monkeypatch):
-    table = benchmark.trimmed_durations(wav_meta, cache_dir=tmp_path / "c", n_jobs=1)
-    assert table["filename"].tolist() == [Path(p).name for p in wav_meta["path"]]
-    np.testing.assert_allclose(table["duration"], [1.4, 1.6, 1.8], atol=1e-3)
-    # librosa trims whole frames (2048 samples, hop 512): the tone is kept within about one frame
-    np.testing.assert_allclose(table["start"], 0.4, atol=0.1)
-    np.testing.assert_allclose(table["trimmed"], [0.6, 0.8, 1.0], atol=0.15)
-    np.testing.assert_allclose(table["trimmed"], table["end"] - table["start"])
-    assert len(list((tmp_path / "c").glob("trim-*-3.csv"))) == 1
-
-    def no_work(*args):
-        raise AssertionError("recomputed although cached")
-
-    monkeypatch.setattr(benchmark, "_trim_one", no_work)
-    pd.testing.assert_frame_equal(benchmark.trimmed_durations(wav_meta, cache_dir=tmp_path / "c", n_jobs=1), table)
-    with pytest.raises(AssertionError, match="recomputed"):  # another top_db is another cache entry
-        benchmark.trimmed_durations(wav_meta, top_db=20, cache_dir=tmp_path / "c", n_jobs=1)
-
-
-def test_crop_pad_table():
-    table = benchmark.crop_pad_table([1.0, 2.0, 3.0, 4.0], [2.5, 2.0, 5.0])
-    first = table.iloc[0].to_dict()
-    assert first == dict(length_s=2.5, cropped=0.5, padded=0.5, mean_cut_s=1.0, mean_pad_s=1.0, speech_lost=0.2)
-    second = table.iloc[1]  # a clip exactly as long as the target is neither cropped nor padded
-    assert second["cropped"] == 0.5 and second["padded"] == 0.25 and second["mean_pad_s"] == 1.0
-    last = table.iloc[2]
-    assert last["cropped"] == 0.0 and last["mean_cut_s"] == 0.0 and last["speech_lost"] == 0.0 and last["padded"] == 1.0
-    nothing_padded = benchmark.crop_pad_table([3.0], [1.0]).iloc[0]
-    assert nothing_padded["mean_pad_s"] == 0.0 and nothing_padded["mean_cut_s"] == 2.0
-    with pytest.raises(ValueError, match="no trimmed lengths"):
-        benchmark.crop_pad_table([], [2.5])
-
-
-def test_cached_baseline_features(wav_meta, tmp_path, monkeypatch):
-    from course_utils import baseline
-
-    calls = []
-
-    def fake_extract(meta, progress=True, n_jobs=None):
-        calls.append(len(meta))
-        return np.arange(len(meta) * 2, dtype=np.float32).reshape(len(meta), 2)
-
-    monkeypatch.setattr(baseline, "extract_features", fake_extract)
-    first = benchmark.cached_baseline_features(wav_meta, cache_dir=tmp_path)
-    again = benchmark.cached_baseline_features(wav_meta, cache_dir=tmp_path)
-    np.testing.assert_array_equal(first, again)
-    assert calls == [3]
-    benchmark.cached_baseline_features(wav_meta.iloc[:2], cache_dir=tmp_path)  # another file list
-    assert calls == [3, 2]
 
 
 # ------------------------------------------------------------------ figures

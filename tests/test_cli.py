@@ -1,13 +1,12 @@
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from course_utils import cli, results
+from course_utils import cli
 
 pytestmark = pytest.mark.slow
 

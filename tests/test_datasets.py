@@ -1,9 +1,7 @@
-import os
-from pathlib import Path
 
 import pytest
 
-from course_utils import datasets, download, paths
+from course_utils import datasets, download
 
 pytestmark = pytest.mark.slow
 
