@@ -105,7 +105,8 @@ def actor_holdout_split(meta: pd.DataFrame, n_val_actors: int = 4, n_test_actors
     val = np.flatnonzero(np.isin(a, list(val_actors)))
     test = np.flatnonzero(np.isin(a, list(test_actors)))
     train = np.flatnonzero(~np.isin(a, list(val_actors | test_actors)))
-    return Split(train, val, test, name=f"actors held out (val {sorted(val_actors)}, test {sorted(test_actors)})")
+    val_ids, test_ids = sorted(int(a) for a in val_actors), sorted(int(a) for a in test_actors)
+    return Split(train, val, test, name=f"actors held out (val {val_ids}, test {test_ids})")
 
 
 def field_split(meta: pd.DataFrame, field: str, test_value, *, val_fraction: float = 0.15, seed: int = 0) -> Split:
