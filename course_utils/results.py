@@ -97,10 +97,15 @@ def load_results(results_dir: str | Path | None = None) -> pd.DataFrame:
 
 
 def to_markdown(table: pd.DataFrame) -> str:
-    """A GitHub-flavoured Markdown table (numbers with 4 significant digits)."""
+    """A GitHub-flavoured Markdown table: whole numbers as integers, others with 4
+    significant digits (large ones as ``14100.5``, never ``1.41e+04``)."""
 
     def fmt(v) -> str:
-        return f"{v:.4g}" if isinstance(v, float) else str(v)
+        if not isinstance(v, float):
+            return str(v)
+        if v.is_integer() and abs(v) < 1e15:
+            return str(int(v))
+        return f"{v:.1f}" if abs(v) >= 1e4 else f"{v:.4g}"
 
     header = "| " + " | ".join(table.columns) + " |"
     rule = "|" + "|".join("---" for _ in table.columns) + "|"
