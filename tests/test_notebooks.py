@@ -20,6 +20,8 @@ from course_utils import runner
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = runner.list_notebooks(ROOT / "notebooks")
 pytestmark = pytest.mark.slow
+#: Seconds a quick-mode cell may take: a stuck kernel fails the test instead of stalling CI.
+CELL_TIMEOUT = 600
 
 
 @pytest.fixture(scope="module")
@@ -37,14 +39,14 @@ def course_build(tmp_path_factory, synthetic_root):
 
 def _nbval(notebook: Path) -> subprocess.CompletedProcess:
     """Run nbval on one executed notebook in a separate pytest (the project's options off)."""
-    cmd = [sys.executable, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "-o", "addopts=", "-q",
+    cmd = [sys.executable, "-m", "pytest", "--nbval-lax", f"--nbval-cell-timeout={CELL_TIMEOUT}", "-p", "no:cacheprovider", "-o", "addopts=", "-q",
            "--rootdir", str(notebook.parent), str(notebook)]
     return subprocess.run(cmd, capture_output=True, text=True, cwd=notebook.parent, timeout=1200)
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_headless_and_records_results(notebook, course_build):
-    out = runner.run_notebook(notebook, course_build / "executed", {"dataset": "synthetic", "quick": True}, progress=False)
+    out = runner.run_notebook(notebook, course_build / "executed", {"dataset": "synthetic", "quick": True}, progress=False, timeout=CELL_TIMEOUT)
     executed = nbformat.read(out, as_version=4)
     assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
     errors = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"]
@@ -84,7 +86,7 @@ def test_notebook_00_on_real_ravdess_sample(shared_sample, tmp_path, monkeypatch
     monkeypatch.setenv("RAVDESS_DIR", str(shared_sample))
     monkeypatch.setenv("COURSE_BUILD_DIR", str(tmp_path))
     nb = ROOT / "notebooks" / "00_getting_the_data.ipynb"
-    runner.run_notebook(nb, tmp_path / "executed", {"dataset": "ravdess", "quick": False}, progress=False)
+    runner.run_notebook(nb, tmp_path / "executed", {"dataset": "ravdess", "quick": False}, progress=False, timeout=CELL_TIMEOUT)
     record = json.loads((tmp_path / "results" / "00_getting_the_data.json").read_text())
     assert record["dataset"] == "ravdess"
     m = record["metrics"]
