@@ -9,12 +9,20 @@ docstring names the notebook that teaches it.
 - :mod:`course_utils.synth`     the offline RAVDESS-compatible corpus (espeak-ng) (notebook 00)
 - :mod:`course_utils.datasets`  choosing a dataset: real RAVDESS or the offline corpus
 - :mod:`course_utils.audio`     audio I/O, trimming, fixed length                  (01, 06)
+- :mod:`course_utils.signals`   tones, sampling, aliasing, quantisation            (01)
+- :mod:`course_utils.spectrum`  FFT spectra, leakage, harmonics, f0 with pyin      (02)
+- :mod:`course_utils.spectrogram` the STFT, window trade-off, speech regions        (03)
+- :mod:`course_utils.mel`       the Mel scale, filter bank, log-Mel, MFCCs          (04)
+- :mod:`course_utils.eda`       per-clip acoustics, group summaries, EDA figures    (05)
 - :mod:`course_utils.features`  log-Mel images and the on-disk feature cache        (04, 06)
-- :mod:`course_utils.splits`    stratified and actor-held-out splits                (06)
+- :mod:`course_utils.splits`    stratified, actor-held-out and by-field splits      (06)
 - :mod:`course_utils.pipeline`  tf.data input pipelines                             (06)
-- :mod:`course_utils.baseline`  clip statistics of MFCCs + a scikit-learn classifier (07)
+- :mod:`course_utils.benchmark` PNG trees, reader throughput, cache timing          (06)
+- :mod:`course_utils.baseline`  clip statistics of MFCCs + a scikit-learn classifier (06, 07)
+- :mod:`course_utils.plots`     waveforms with players, log-Mel images              (every notebook)
 - :mod:`course_utils.results`   metrics files and the results table                 (every notebook)
 - :mod:`course_utils.runner`    running the notebooks headless with papermill
+- :mod:`course_utils.atomic`    write to a temporary file, then rename
 """
 
 __version__ = "0.1.0"
