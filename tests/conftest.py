@@ -4,7 +4,9 @@
   skip with a message where it is absent. Read only; never copied into the project.
 - ``synthetic_root``: the full offline corpus (1440 files), generated once into the project's
   data folder (idempotent: a later run reuses it).
-- ``make_wav_tree``: writes tiny RAVDESS-named WAV files into a folder.
+- ``make_wav_tree``: writes tiny RAVDESS-named WAV files into a folder; ``wav_meta``: three
+  clips of a tone between silences.
+- Every test runs with matplotlib's Agg backend and has its figures closed afterwards.
 """
 
 from __future__ import annotations
@@ -12,6 +14,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import matplotlib
+
+matplotlib.use("Agg")  # the tests draw figures without a screen
+
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
@@ -21,6 +28,13 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_SAMPLE = ROOT.parent / "shared" / "ravdess-sample"
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Close every figure a test drew, so that memory does not grow over the suite."""
+    yield
+    plt.close("all")
 
 
 @pytest.fixture(scope="session")

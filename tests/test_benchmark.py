@@ -6,18 +6,15 @@ import json
 import math
 from collections import Counter
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from course_utils import benchmark  # noqa: E402
-from course_utils.atomic import current_umask  # noqa: E402
-from course_utils.features import FeatureConfig  # noqa: E402
+from course_utils import benchmark
+from course_utils.atomic import current_umask
+from course_utils.features import FeatureConfig
 
 
 H, W = 12, 10

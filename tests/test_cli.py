@@ -31,7 +31,7 @@ def test_get_data_real_sample_prints_licence_and_gap(shared_sample, tmp_path, ca
 def test_get_data_bad_ravdess_dir_is_one_clear_line(tmp_path, monkeypatch):
     monkeypatch.setenv("RAVDESS_DIR", str(tmp_path / "nowhere"))
     proc = subprocess.run([sys.executable, "-m", "course_utils", "get-data", "--dataset", "ravdess", "--dest", str(tmp_path)],
-                          capture_output=True, text=True, env={**__import__("os").environ})
+                          capture_output=True, text=True)
     assert proc.returncode == 1
     assert proc.stderr.startswith("error: RAVDESS_DIR is set to") and "Traceback" not in proc.stderr
 

@@ -3,14 +3,9 @@ MFCCs and their envelopes, and the figures of notebook 04."""
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")
-
 import warnings
 
 import librosa
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
@@ -20,11 +15,6 @@ from course_utils import mel as ml
 
 SR = 22050
 
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
 
 
 def voice(f0: float, seconds: float = 1.0, sr: int = SR, pad: float = 0.3) -> np.ndarray:

@@ -3,10 +3,6 @@ signals, the speech region labels, and the figures of notebook 03."""
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")
-
 import librosa
 import matplotlib.pyplot as plt
 import numpy as np
@@ -18,11 +14,6 @@ from course_utils import spectrogram as sg
 
 SR = 22050
 
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
 
 
 def speech_like(sr: int = SR, seed: int = 0) -> np.ndarray:

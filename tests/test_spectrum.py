@@ -1,6 +1,3 @@
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -10,11 +7,6 @@ from course_utils import audio, signals, spectrum
 
 SR = 16_000
 
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
 
 
 def voice_like(f0: float, seconds: float = 0.6, pad: float = 0.2, sr: int = SR) -> np.ndarray:
