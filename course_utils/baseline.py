@@ -17,12 +17,16 @@ emotion is the hardest, but its numbers say nothing about real speech.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Sequence
 
 import librosa
 import numpy as np
 import pandas as pd
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -210,3 +214,66 @@ def evaluate_baseline(
         rows.append(dict(task=task, n_classes=int(len(np.unique(labels))), chance=float(counts.max() / counts.sum()),
                          accuracy=accuracy, n_train=len(train), n_test=len(test)))
     return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------
+# Chapter 07: more clip statistics, and choosing C on the validation set
+
+#: The pitch columns of :func:`course_utils.eda.acoustic_table` used as clip features.
+F0_COLUMNS = ["f0_median_hz", "f0_p10_hz", "f0_p90_hz", "f0_range_st", "voiced_fraction"]
+
+
+def band_statistics(images: np.ndarray, n_bands: int = 32, db_range: float = 80.0) -> np.ndarray:
+    """Mean and standard deviation over time of ``n_bands`` pooled log-Mel bands, per clip.
+
+    ``images`` are the course's log-Mel images (N, H, W) in [0, 1]
+    (:func:`course_utils.features.compute_images`); they are turned back into dB
+    (``db_range`` below the clip's loudest bin = 0), ``H`` rows are averaged into ``n_bands``
+    bands, and only the frames of the sentence count (the zero padding of short clips is left
+    out). Returns (N, 2 * n_bands): the band means, then the band standard deviations, in dB.
+    Taught in ``07_classical_baseline``.
+    """
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim != 3 or images.shape[1] < n_bands:
+        raise ValueError(f"images must be (N, H, W) with H >= n_bands = {n_bands}, got {images.shape}")
+    rows = images.shape[1] // n_bands
+    band_db = db_range * (images[:, : rows * n_bands].reshape(len(images), n_bands, rows, -1).mean(axis=2) - 1.0)
+    speech = (images.max(axis=1) > 0)[:, None, :]  # frames that are not padding
+    n_frames = np.maximum(speech.sum(axis=-1), 1)
+    mean = (band_db * speech).sum(axis=-1) / n_frames
+    std = np.sqrt((((band_db - mean[..., None]) ** 2) * speech).sum(axis=-1) / n_frames)
+    return np.hstack([mean, std]).astype(np.float32)
+
+
+def make_model(kind: str = "svm", C: float = 10.0, seed: int = 0) -> Pipeline:
+    """Median imputation (a clip without voiced frames has no f0), standardisation, then an
+    RBF SVM (``kind="svm"``) or a logistic regression (``kind="logreg"``), seeded."""
+    if kind == "svm":
+        clf = SVC(kernel="rbf", gamma="scale", C=C, random_state=seed)
+    elif kind == "logreg":
+        clf = LogisticRegression(C=C, max_iter=5000, random_state=seed)
+    else:
+        raise ValueError(f"kind must be 'svm' or 'logreg', got {kind!r}")
+    return Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler()), ("clf", clf)])
+
+
+def fit_select(X: np.ndarray, labels: np.ndarray, split, kind: str = "svm",
+               c_grid: Sequence[float] = (0.1, 1.0, 10.0, 100.0), seed: int = 0) -> dict:
+    """Fit one model per C on ``split.train``, keep the best on ``split.val``, score it once on
+    ``split.test``.
+
+    Returns a dict: ``C``, ``val`` and ``test`` accuracy, the fitted ``model`` and the test
+    predictions ``pred``. Ties keep the smaller C (the stronger regularisation). Taught in
+    ``07_classical_baseline``.
+    """
+    X, labels = np.asarray(X), np.asarray(labels)
+    best = None
+    for C in c_grid:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # lbfgs notes on tiny quick-mode sets
+            model = make_model(kind, C, seed).fit(X[split.train], labels[split.train])
+        val = float(np.mean(model.predict(X[split.val]) == labels[split.val]))
+        if best is None or val > best["val"]:
+            best = {"C": C, "val": val, "model": model}
+    pred = best["model"].predict(X[split.test])
+    return {**best, "test": float(np.mean(pred == labels[split.test])), "pred": pred}

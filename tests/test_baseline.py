@@ -214,3 +214,31 @@ def test_trimming_finds_the_silence_of_every_clip(full, tmp_path):
     table = audio.trimmed_durations(full.meta, cache_dir=tmp_path)
     removed = table["duration"] - table["trimmed"]
     assert (removed > 0.3).all(), table.loc[removed <= 0.3, "filename"].tolist()[:10]
+
+
+def test_band_statistics_ignore_padding():
+    img = np.zeros((1, 8, 10), np.float32)
+    img[0, :4, :5] = 1.0  # low bands at 0 dB, high bands at -80 dB, for 5 frames of sentence
+    img[0, 4:, :5] = 0.0 + 1e-6
+    stats = baseline.band_statistics(img, n_bands=2)
+    assert stats.shape == (1, 4)
+    np.testing.assert_allclose(stats[0, :2], [0.0, -80.0], atol=1e-3)  # padding frames (all 0) left out
+    np.testing.assert_allclose(stats[0, 2:], [0.0, 0.0], atol=1e-3)
+    with pytest.raises(ValueError, match="n_bands"):
+        baseline.band_statistics(np.zeros((1, 4, 4)), n_bands=8)
+
+
+def test_fit_select_picks_c_on_validation_and_scores_test_once():
+    x, meta = _planted()
+    labels = meta["sex"].to_numpy()
+    split = SimpleNamespace(train=np.arange(0, 120, 3), val=np.arange(1, 120, 3), test=np.arange(2, 120, 3))
+    # measured per C (val / test): svm 0.01: .325/.325, 1: .825/.9, 10: .8/.9;
+    # logreg 0.01: .675/.775, 1: .9/.925, 10: 1/1. The best validation accuracy decides.
+    svm = baseline.fit_select(x, labels, split, "svm", c_grid=(0.01, 1.0, 10.0), seed=0)
+    assert svm["C"] == 1.0 and svm["val"] == pytest.approx(0.825) and svm["test"] == pytest.approx(0.9)
+    logreg = baseline.fit_select(x, labels, split, "logreg", c_grid=(0.01, 1.0, 10.0), seed=0)
+    assert logreg["C"] == 10.0 and logreg["test"] == 1.0 and len(logreg["pred"]) == 40
+    noisy = baseline.fit_select(x, meta["emotion"].to_numpy(), split, "svm", c_grid=(1.0,))
+    assert noisy["test"] < 0.7  # a shuffled label is not learnt
+    with pytest.raises(ValueError, match="kind"):
+        baseline.make_model("tree")
