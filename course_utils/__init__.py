@@ -19,6 +19,9 @@ docstring names the notebook that teaches it.
 - :mod:`course_utils.pipeline`  tf.data input pipelines                             (06)
 - :mod:`course_utils.benchmark` PNG trees, reader throughput, cache timing          (06)
 - :mod:`course_utils.baseline`  clip statistics of MFCCs + a scikit-learn classifier (06, 07)
+- :mod:`course_utils.study`     the study's results, parameter counts and split, as data (07, 99)
+- :mod:`course_utils.models`    the study's Keras 3 models: CNN, autoencoder, FFNN, VGG16 (08-12)
+- :mod:`course_utils.training`  seeded training with the best validation weights, evaluation (08-12)
 - :mod:`course_utils.plots`     waveforms with players, log-Mel images              (every notebook)
 - :mod:`course_utils.results`   metrics files and the results table                 (every notebook)
 - :mod:`course_utils.runner`    running the notebooks headless with papermill
