@@ -8,12 +8,14 @@ git stay without outputs.
 
 from __future__ import annotations
 
+import os
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import papermill as pm
 
-from course_utils import paths
+from course_utils import interactive, paths
 
 
 def list_notebooks(notebook_dir: str | Path | None = None) -> list[Path]:
@@ -37,11 +39,33 @@ def run_notebook(
 
     The kernel starts in the notebook's folder, as it does in JupyterLab. A failing cell
     raises ``papermill.PapermillExecutionError``; the executed copy (with the error) is
-    still written, for reading.
+    still written, for reading. The kernel is marked headless: explorers draw their starting
+    figure instead of creating widgets (:mod:`course_utils.interactive`). ``timeout`` limits
+    each cell (seconds; ``None``: no limit).
     """
     notebook = Path(notebook)
     output = Path(output_dir) / notebook.name
     output.parent.mkdir(parents=True, exist_ok=True)
+    with headless_kernel():
+        _execute(notebook, output, parameters, progress, timeout)
+    return output
+
+
+@contextmanager
+def headless_kernel():
+    """Mark kernels started inside this block as headless (see :mod:`course_utils.interactive`)."""
+    old = os.environ.get(interactive.HEADLESS_ENV)
+    os.environ[interactive.HEADLESS_ENV] = "1"
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(interactive.HEADLESS_ENV, None)
+        else:
+            os.environ[interactive.HEADLESS_ENV] = old
+
+
+def _execute(notebook: Path, output: Path, parameters: dict, progress: bool, timeout: int | None) -> None:
     pm.execute_notebook(
         str(notebook),
         str(output),
@@ -52,7 +76,6 @@ def run_notebook(
         kernel_name="python3",
         language="python",
     )
-    return output
 
 
 def run_all(

@@ -27,6 +27,8 @@ import scipy.ndimage
 import scipy.signal
 from IPython.display import Image, display
 
+from course_utils import interactive
+
 #: Colours of the region labels of :func:`speech_regions`.
 REGION_COLOURS = {"silence": "0.55", "voiced": "tab:green", "noise": "tab:orange"}
 
@@ -557,13 +559,11 @@ def explorer(y: np.ndarray, sr: int, n_ffts=(256, 512, 1024, 2048, 4096), hops=(
              n_fft: int = 1024, hop_length: int = 256, fmax: float | None = None, title: str = "signal"):
     """Sliders for window length and hop, and the spectrogram they give, redrawn on every change.
 
-    The figure is shown as an ordinary output (so a headless run keeps a static picture of
-    the starting setting) and updated in place when a slider moves (in JupyterLab).
-    Returns ``(widget box, redraw function)``; ``redraw(n_fft, hop_length)`` draws a setting
-    from code.
+    The figure is shown as an ordinary output and updated in place when a slider moves (in
+    JupyterLab). In a headless run (:func:`course_utils.interactive.headless`) only the
+    starting figure is drawn and no widget is created. Returns ``(widget box or None, redraw
+    function)``; ``redraw(n_fft, hop_length)`` draws a setting from code.
     """
-    import ipywidgets as widgets
-
     def figure(n: int, hop: int) -> plt.Figure:
         r = resolution(sr, n, hop)
         fig, ax = plt.subplots(figsize=(10, 3.6), constrained_layout=True)
@@ -571,6 +571,11 @@ def explorer(y: np.ndarray, sr: int, n_ffts=(256, 512, 1024, 2048, 4096), hops=(
                          title=f"{title}: window {n} samples = {r.window_ms:.1f} ms, hop {hop} = {r.hop_ms:.1f} ms, "
                                f"bins {r.bin_hz:.1f} Hz apart")
         return fig
+
+    if interactive.headless():  # no one to move a slider: the starting figure, no widgets
+        handle = display(_figure_png(figure(n_fft, hop_length)), display_id=True)
+        return None, lambda n, hop: handle.update(_figure_png(figure(n, hop)))
+    import ipywidgets as widgets
 
     n_slider = widgets.SelectionSlider(options=list(n_ffts), value=n_fft, description="n_fft",
                                        continuous_update=False)

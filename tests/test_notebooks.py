@@ -15,7 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils import runner
+from course_utils import interactive, runner
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = runner.list_notebooks(ROOT / "notebooks")
@@ -41,7 +41,8 @@ def _nbval(notebook: Path) -> subprocess.CompletedProcess:
     """Run nbval on one executed notebook in a separate pytest (the project's options off)."""
     cmd = [sys.executable, "-m", "pytest", "--nbval-lax", f"--nbval-cell-timeout={CELL_TIMEOUT}", "-p", "no:cacheprovider", "-o", "addopts=", "-q",
            "--rootdir", str(notebook.parent), str(notebook)]
-    return subprocess.run(cmd, capture_output=True, text=True, cwd=notebook.parent, timeout=1200)
+    env = {**os.environ, interactive.HEADLESS_ENV: "1"}  # as papermill's kernels: no widgets
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=notebook.parent, timeout=1200, env=env)
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])

@@ -190,6 +190,7 @@ def test_plots_are_labelled():
 
 
 def test_explorer_redraws_when_a_slider_moves(monkeypatch):
+    monkeypatch.delenv("COURSE_HEADLESS", raising=False)
     shown, updates = [], []
 
     class Handle:
@@ -211,3 +212,18 @@ def test_explorer_redraws_when_a_slider_moves(monkeypatch):
     redraw(2048, 512)
     assert len(updates) == 3
     assert plt.get_fignums() == []  # every figure was closed after rendering
+
+
+def test_explorer_headless_draws_the_start_figure_without_widgets(monkeypatch):
+    monkeypatch.setenv("COURSE_HEADLESS", "1")
+    shown, updates = [], []
+
+    class Handle:
+        def update(self, obj):
+            updates.append(obj)
+
+    monkeypatch.setattr(sg, "display", lambda obj, display_id=False: shown.append(obj) or Handle())
+    box, redraw = sg.explorer(speech_like(), SR, n_fft=1024, hop_length=256)
+    assert box is None and len(shown) == 1 and shown[0].data[:4] == b"\x89PNG"
+    redraw(512, 128)
+    assert len(updates) == 1 and updates[0].data[:4] == b"\x89PNG"
