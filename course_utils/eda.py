@@ -51,12 +51,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from IPython.display import Audio, display
 from joblib import Parallel, delayed
 from matplotlib.ticker import FixedLocator, NullLocator
 from tqdm.auto import tqdm
 
-from course_utils import audio, paths
+from course_utils import audio, paths, plots, spectrum
 from course_utils.atomic import atomic_path
 from course_utils.features import FeatureConfig
 
@@ -149,11 +148,12 @@ def dbfs(x: float | np.ndarray) -> float | np.ndarray:
 
 
 def semitones(f: float | np.ndarray, ref: float | np.ndarray) -> float | np.ndarray:
-    """The interval from ``ref`` to ``f`` in semitones: ``12 log2(f / ref)`` (12 = one octave).
+    """The interval from ``ref`` to ``f`` in semitones (12 = one octave): the argument order
+    of this chapter's tables (value, then reference) for :func:`course_utils.spectrum.semitones`.
 
     Works on numbers, arrays and pandas objects (a Series in, a Series out).
     """
-    return 12.0 * np.log2(np.divide(f, ref))
+    return spectrum.semitones(ref, f)
 
 
 def frame_rms(y: np.ndarray, config: AcousticConfig = AcousticConfig()) -> np.ndarray:
@@ -719,5 +719,5 @@ def show_extreme(path: str | Path, title: str, config: AcousticConfig = Acoustic
     ax.set_title(f"{title}\npeak {float(dbfs(peak)):.1f} dBFS; {note}", fontsize=10)
     fig.tight_layout()
     plt.show()
-    display(Audio(y, rate=sr, normalize=False))
+    plots.play(y, sr, normalize=False)
     return fig

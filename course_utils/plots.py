@@ -41,11 +41,17 @@ def plot_log_mel(image: np.ndarray, ax: plt.Axes | None = None, title: str | Non
     return ax
 
 
-def play(y: np.ndarray, sr: int, label: str | None = None) -> None:
-    """Show an audio player (and a label above it) in the notebook."""
+def play(y: np.ndarray, sr: int, label: str | None = None, normalize: bool = True) -> None:
+    """Show an audio player (and a label above it) in the notebook.
+
+    ``normalize=True`` plays every clip at full scale; ``normalize=False`` keeps its own
+    level (clipped to [-1, 1]), so that a softer signal *sounds* softer.
+    """
     if label:
         print(label)
-    display(Audio(y, rate=sr, normalize=True))
+    if not normalize:
+        y = np.clip(y, -1, 1)
+    display(Audio(y, rate=int(sr), normalize=normalize))
 
 
 def show_clip(y: np.ndarray, sr: int, title: str, ylim: float | None = 1.0) -> plt.Figure:
@@ -60,7 +66,7 @@ def show_clip(y: np.ndarray, sr: int, title: str, ylim: float | None = 1.0) -> p
         ax.set_ylim(-ylim, ylim)
     fig.tight_layout()
     plt.show()
-    display(Audio(y, rate=sr, normalize=False))
+    play(y, sr, normalize=False)
     return fig
 
 

@@ -43,9 +43,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import soundfile as sf
-from IPython.display import Audio, display
 
-from course_utils import audio, metadata
+from course_utils import audio, metadata, plots
 
 #: Sample rate that stands in for continuous time in figures (Hz).
 ANALOG_SR = 192_000
@@ -127,17 +126,13 @@ def fade(y: np.ndarray, sr: float, seconds: float = 0.01) -> np.ndarray:
 
 
 def play(y: np.ndarray, sr: float, label: str | None = None) -> None:
-    """A player for ``y`` at its own loudness (no normalisation: quiet stays quiet).
-
-    ``course_utils.plots.play`` normalises every clip to full scale; for test tones we keep
-    the level, so that a softer tone *sounds* softer and nobody gets a full-scale sine in
+    """A player for ``y`` at its own loudness: :func:`course_utils.plots.play` without
+    normalisation, so that a softer tone *sounds* softer and nobody gets a full-scale sine in
     their headphones.
 
     Taught in ``01_sound_and_sampling``.
     """
-    if label:
-        print(label)
-    display(Audio(np.clip(y, -1, 1), rate=int(sr), normalize=False))
+    plots.play(y, sr, label, normalize=False)
 
 
 # --------------------------------------------------------------------------------------

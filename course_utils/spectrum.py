@@ -299,7 +299,7 @@ def semitones(f_from, f_to):
 
     Taught in ``02_spectrum``.
     """
-    return 12 * np.log2(np.asarray(f_to, dtype=float) / np.asarray(f_from, dtype=float))
+    return 12.0 * np.log2(np.divide(f_to, f_from))  # numbers, arrays and pandas objects alike
 
 
 def f0_stats(track: F0Track, low: float = 5.0, high: float = 95.0) -> dict:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from IPython.display import Audio
 
-from course_utils import audio, signals
+from course_utils import audio, plots, signals
 
 from conftest import tone as padded_tone
 
@@ -14,7 +14,7 @@ from conftest import tone as padded_tone
 def shown(monkeypatch):
     """Collect what the helpers display (audio players) instead of showing it; no plt.show."""
     out = []
-    monkeypatch.setattr(signals, "display", out.append)
+    monkeypatch.setattr(plots, "display", out.append)  # the players are plots.play
     monkeypatch.setattr(plt, "show", lambda *a, **k: None)
     yield out
     plt.close("all")
