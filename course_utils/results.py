@@ -30,6 +30,17 @@ from course_utils.atomic import write_text_atomic
 DATASETS = ("ravdess", "synthetic")
 COLUMNS = ["notebook", "metric", "value", "dataset", "mode", "seconds", "written"]
 
+#: Evaluation protocols of :meth:`NotebookRun.record_accuracy` and what each one means.
+PROTOCOLS = {
+    "random": "stratified random 70 / 15 / 15 % split (the study's): every actor in train and test",
+    "actors": "whole actors held out: test voices never heard in training",
+    "repetition": "second takes held out (actor id): same voices, unseen recordings",
+    "statement": "one sentence held out (actor id): same voices, unseen words",
+}
+#: Tasks of :meth:`NotebookRun.record_accuracy` (the study's four).
+TASKS = ("sex", "statement", "actor", "emotion")
+ACCURACY_COLUMNS = ["notebook", "task", "model", "protocol", "accuracy", "split", "dataset", "mode"]
+
 
 def write_json_atomic(path: str | Path, payload: dict) -> Path:
     """Write JSON through a temporary file in the same folder and a rename."""
@@ -54,6 +65,7 @@ class NotebookRun:
         self.mode = "quick" if quick else "full"
         self.results_dir = Path(results_dir) if results_dir is not None else paths.results_dir()
         self.metrics: dict[str, float] = {}
+        self.accuracies: list[dict] = []
         self._t0 = time.perf_counter()
 
     def record(self, **metrics: float) -> None:
@@ -62,6 +74,32 @@ class NotebookRun:
             if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
                 raise ValueError(f"metric {name!r} must be a finite number, got {value!r}")
             self.metrics[name] = float(value)
+
+    def record_accuracy(self, task: str, model: str, protocol: str, accuracy: float, *, split: str = "test") -> None:
+        """Record one classifier's accuracy in the form ``99_results`` compares across chapters.
+
+        ``task``: one of :data:`TASKS`; ``model``: a short name (``"cnn"``, ``"svm"``,
+        ``"vgg16"`` ...); ``protocol``: a key of :data:`PROTOCOLS`; ``accuracy``: a fraction in
+        [0, 1]; ``split``: ``"test"`` (default) or ``"validation"``. It is also recorded as the plain
+        metric ``<task>_<model>_<protocol>_accuracy`` (``_val_accuracy`` for validation).
+        """
+        if task not in TASKS:
+            raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+        if protocol not in PROTOCOLS:
+            raise ValueError(f"protocol must be one of {tuple(PROTOCOLS)}, got {protocol!r}")
+        if split not in ("test", "validation"):
+            raise ValueError(f"split must be 'test' or 'validation', got {split!r}")
+        if not model or not str(model).replace("_", "").replace("-", "").isalnum():
+            raise ValueError(f"model must be a short name of letters, digits, '_' or '-', got {model!r}")
+        suffix = "accuracy" if split == "test" else "val_accuracy"
+        name = f"{task}_{model}_{protocol}_{suffix}"
+        self.record(**{name: accuracy})
+        if not 0.0 <= accuracy <= 1.0:
+            del self.metrics[name]
+            raise ValueError(f"accuracy must be a fraction in [0, 1], got {accuracy!r}")
+        row = {"task": task, "model": str(model), "protocol": protocol, "accuracy": float(accuracy), "split": split}
+        self.accuracies = [a for a in self.accuracies if (a["task"], a["model"], a["protocol"], a["split"])
+                           != (task, row["model"], protocol, split)] + [row]
 
     @property
     def path(self) -> Path:
@@ -78,6 +116,7 @@ class NotebookRun:
             "seconds": round(time.perf_counter() - self._t0, 2),
             "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "metrics": self.metrics,
+            "accuracies": self.accuracies,
         }
         return write_json_atomic(self.path, payload)
 
@@ -94,6 +133,22 @@ def load_results(results_dir: str | Path | None = None) -> pd.DataFrame:
         except (json.JSONDecodeError, KeyError, AttributeError) as err:
             raise ValueError(f"results file {path} is damaged ({err}). Fix: delete it and rerun its notebook.") from err
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def load_accuracies(results_dir: str | Path | None = None) -> pd.DataFrame:
+    """Every accuracy recorded with :meth:`NotebookRun.record_accuracy`, one row each
+    (columns: :data:`ACCURACY_COLUMNS`), with the dataset and mode of its notebook run.
+    Taught in ``99_results``."""
+    results_dir = Path(results_dir) if results_dir is not None else paths.results_dir()
+    rows = []
+    for path in sorted(results_dir.glob("*.json")):
+        try:
+            data = json.loads(path.read_text())
+            for acc in data.get("accuracies", []):
+                rows.append({"notebook": data["notebook"], "dataset": data["dataset"], "mode": data["mode"], **acc})
+        except (json.JSONDecodeError, KeyError, AttributeError, TypeError) as err:
+            raise ValueError(f"results file {path} is damaged ({err}). Fix: delete it and rerun its notebook.") from err
+    return pd.DataFrame(rows, columns=ACCURACY_COLUMNS)
 
 
 def to_markdown(table: pd.DataFrame) -> str:

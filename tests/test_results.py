@@ -45,3 +45,49 @@ def test_damaged_and_missing_results(tmp_path):
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(ValueError, match="bad.json.*delete it"):
         results.load_results(tmp_path)
+
+
+def test_record_accuracy_is_structured_and_flat(tmp_path):
+    run = results.NotebookRun("09_cnn_multiclass", dataset="synthetic", quick=False, results_dir=tmp_path)
+    run.record_accuracy("emotion", "cnn", "random", 0.5)
+    run.record_accuracy("emotion", "cnn", "random", 0.625)  # a rerun replaces, never duplicates
+    run.record_accuracy("emotion", "cnn", "actors", 0.25)
+    run.record_accuracy("actor", "cnn", "repetition", 0.75, split="validation")
+    assert run.metrics["emotion_cnn_random_accuracy"] == 0.625
+    assert run.metrics["actor_cnn_repetition_val_accuracy"] == 0.75
+    run.save()
+    other = results.NotebookRun("00_x", dataset="ravdess", quick=True, results_dir=tmp_path)
+    other.record(clips=10)
+    other.save()  # no accuracies: contributes no rows
+    acc = results.load_accuracies(tmp_path)
+    assert list(acc.columns) == results.ACCURACY_COLUMNS
+    assert len(acc) == 3
+    row = acc[(acc["protocol"] == "random")].iloc[0]
+    assert (row["notebook"], row["task"], row["model"], row["accuracy"], row["dataset"], row["mode"], row["split"]) == (
+        "09_cnn_multiclass", "emotion", "cnn", 0.625, "synthetic", "full", "test")
+    assert results.load_accuracies(tmp_path / "none").empty
+
+
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        (("mood", "cnn", "random", 0.5), "task"),
+        (("emotion", "cnn", "loso", 0.5), "protocol"),
+        (("emotion", "c n n", "random", 0.5), "model"),
+        (("emotion", "cnn", "random", 1.5), r"\[0, 1\]"),
+        (("emotion", "cnn", "random", float("nan")), "finite"),
+    ],
+)
+def test_record_accuracy_refuses_bad_input(tmp_path, args, match):
+    run = results.NotebookRun("x", dataset="synthetic", quick=False, results_dir=tmp_path)
+    with pytest.raises(ValueError, match=match):
+        run.record_accuracy(*args)
+    assert run.metrics == {} and run.accuracies == []
+    with pytest.raises(ValueError, match="split"):
+        run.record_accuracy("emotion", "cnn", "random", 0.5, split="train")
+
+
+def test_load_accuracies_names_a_damaged_file(tmp_path):
+    (tmp_path / "bad.json").write_text('{"notebook": "x", "accuracies": [{"task": "sex"}]}')
+    with pytest.raises(ValueError, match="bad.json"):
+        results.load_accuracies(tmp_path)
