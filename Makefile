@@ -3,6 +3,7 @@
 #   make course DATASET=ravdess   the real RAVDESS only (download or RAVDESS_DIR); never falls back
 #   make course QUICK=1       the small, fast run
 #   make test                 set up .venv, then the whole test suite
+#   make bench                time features and models (course vs study): build/bench.json and a table
 SHELL := /bin/bash
 PYTHON_BOOT ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -11,7 +12,7 @@ DATASET ?= auto
 QUICK ?= 0
 PYTEST_ARGS ?=
 
-.PHONY: course test venv data notebooks results strip hooks clean clean-data
+.PHONY: course test venv data notebooks results bench strip hooks clean clean-data
 
 venv: $(VENV)/.installed
 
@@ -33,6 +34,9 @@ notebooks: data
 
 results: venv
 	$(PY) -m course_utils results --output build/results.md
+
+bench: data
+	$(PY) -m course_utils bench --dataset "$$(cat build/dataset.txt)" --quick $(QUICK) --output build/bench.json
 
 course: notebooks results
 	@echo "Course built: executed notebooks in build/executed/, metrics in build/results.md"

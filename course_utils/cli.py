@@ -7,6 +7,7 @@ get-data            get RAVDESS (download and check, or ``$RAVDESS_DIR``) or gen
                     corpus; prints what it did and where
 run-notebooks       execute the notebooks headless with papermill into ``build/executed/``
 results             gather every notebook's metrics into ``build/results.md``
+bench               time features and models, the course's way and the study's; ``build/bench.json``
 ==================  ============================================================================
 
 Examples::
@@ -57,6 +58,19 @@ def _results(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from course_utils import bench
+
+    ds = datasets.resolve(args.dataset, dest=Path(args.data), download_ok=False)
+    meta = ds.metadata(quick=bool(args.quick))
+    settings = bench.quick_settings() if args.quick else bench.BenchSettings()
+    payload = bench.run_bench(meta, ds.name, settings=settings, output=args.output,
+                              mode="quick" if args.quick else "full")
+    print(bench.format_report(payload))
+    print(f"Wrote {args.output}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m course_utils", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -77,6 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("results", help="write the table of every recorded metric")
     p.add_argument("--output", default=str(paths.build_dir() / "results.md"))
     p.set_defaults(func=_results)
+
+    p = sub.add_parser("bench", help="time features and models (course vs study), write build/bench.json")
+    p.add_argument("--dataset", choices=("ravdess", "synthetic", "auto"), default="auto")
+    p.add_argument("--data", default=str(paths.data_dir()), help="data folder (default: %(default)s)")
+    p.add_argument("--quick", type=int, choices=(0, 1), default=0)
+    p.add_argument("--output", default=str(paths.build_dir() / "bench.json"))
+    p.set_defaults(func=_bench)
     return parser
 
 
