@@ -1,0 +1,196 @@
+"""The course's results side by side: every model, the classical baseline and the study.
+
+Taught in ``99_results``. The notebooks record their accuracies with
+:meth:`course_utils.results.NotebookRun.record_accuracy`; :func:`course_utils.results.load_accuracies`
+reads them back. This module puts them next to
+
+- the **classical baseline** of ``07_classical_baseline`` (the best of its SVM and logistic
+  regression on all features, for the same task, protocol and dataset);
+- the **study**'s number for the same task and model family (:mod:`course_utils.study`; the study
+  used the random split only, so its numbers sit next to the ``random`` protocol);
+- **chance** (one over the number of classes);
+
+and says where the rows came from (dataset and mode), so that a quick-mode smoke test or the
+synthetic corpus is never mistaken for a result on real speech.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from course_utils import study
+from course_utils.results import PROTOCOLS, TASKS
+
+#: The notebook whose classifiers are the baseline, and their model names.
+BASELINE_NOTEBOOK = "07_classical_baseline"
+BASELINE_MODELS = ("svm", "logreg")
+
+#: Order of the protocols in tables and figures.
+PROTOCOL_ORDER = tuple(PROTOCOLS)
+
+
+def study_model(model: str) -> str | None:
+    """The study's model family (a key of :data:`course_utils.study.MODELS`) that a course model
+    re-creates, or ``None`` (baseline classifiers and the course's own new models).
+
+    ``cnn`` -> ``cnn``; ``cnn_study_augmentation`` (any CNN name with "study" and "aug") ->
+    ``cnn_augmented``; other ``cnn_*`` variants -> ``cnn`` (the study's CNN is what they change);
+    ``vgg16*`` -> ``vgg16``; ``autoencoder*`` -> ``autoencoder_ffnn``.
+    """
+    if model in study.MODELS:
+        return model
+    if model.startswith("cnn"):
+        return "cnn_augmented" if ("study" in model and "aug" in model) else "cnn"
+    if model.startswith("vgg16"):
+        return "vgg16"
+    if model.startswith("autoencoder"):
+        return "autoencoder_ffnn"
+    return None
+
+
+def _study_lookup() -> dict[tuple[str, str], float]:
+    table = study.results_table()
+    return {(r.task, r.model): r.accuracy for r in table.itertuples()}
+
+
+def comparison_table(accuracies: pd.DataFrame) -> pd.DataFrame:
+    """One row per recorded accuracy with the baseline, the study and chance beside it.
+
+    ``accuracies``: :func:`course_utils.results.load_accuracies`. Adds ``baseline`` (best 07
+    classifier, same task, protocol and dataset; NaN where 07 has not run so), ``vs_baseline``,
+    ``study_model``, ``study`` (the study's accuracy for the same task and model family, on the
+    random split only; NaN otherwise), ``vs_study`` and ``chance``. Sorted by task, protocol,
+    notebook, model. Validation accuracies are kept and marked in ``split``.
+    """
+    acc = accuracies.copy()
+    base = acc[(acc["notebook"] == BASELINE_NOTEBOOK) & acc["model"].isin(BASELINE_MODELS) & (acc["split"] == "test")]
+    best = base.groupby(["task", "protocol", "dataset"])["accuracy"].max()
+    keys = list(zip(acc["task"], acc["protocol"], acc["dataset"]))
+    acc["baseline"] = [best.get(k, np.nan) for k in keys]
+    acc["vs_baseline"] = acc["accuracy"] - acc["baseline"]
+    acc["study_model"] = acc["model"].map(study_model)
+    lookup = _study_lookup()
+    acc["study"] = [
+        lookup.get((t, m), np.nan) if p == "random" and m is not None else np.nan
+        for t, m, p in zip(acc["task"], acc["study_model"], acc["protocol"])
+    ]
+    acc["vs_study"] = acc["accuracy"] - acc["study"]
+    acc["chance"] = acc["task"].map(study.CHANCE)
+    acc["task"] = pd.Categorical(acc["task"], TASKS, ordered=True)
+    acc["protocol"] = pd.Categorical(acc["protocol"], PROTOCOL_ORDER, ordered=True)
+    acc = acc.sort_values(["task", "protocol", "notebook", "model"]).reset_index(drop=True)
+    acc["task"] = acc["task"].astype(str)
+    acc["protocol"] = acc["protocol"].astype(str)
+    return acc
+
+
+def best_per_task(table: pd.DataFrame, protocol: str = "random", split: str = "test") -> pd.DataFrame:
+    """The best model of each task under ``protocol`` (one row per task), from :func:`comparison_table`."""
+    sub = table[(table["protocol"] == protocol) & (table["split"] == split)]
+    if sub.empty:
+        return sub
+    idx = sub.groupby("task")["accuracy"].idxmax()
+    order = [t for t in TASKS if t in set(sub["task"])]
+    return sub.loc[idx].set_index("task").loc[order].reset_index()
+
+
+def provenance(runs: pd.DataFrame) -> list[str]:
+    """Warnings about where the numbers came from: mixed datasets, quick-mode rows, synthetic data.
+
+    ``runs``: one row per notebook with ``dataset`` and ``mode`` (e.g. from
+    :func:`course_utils.results.load_results`, deduplicated). Returns plain sentences (empty
+    when every notebook ran in full mode on real RAVDESS).
+    """
+    notes = []
+    if runs.empty:
+        return ["No results yet. Run the notebooks first (make course)."]
+    datasets = sorted(runs["dataset"].unique())
+    if len(datasets) > 1:
+        notes.append(f"The notebooks ran on different datasets ({', '.join(datasets)}): compare rows of one dataset only.")
+    if "synthetic" in datasets:
+        notes.append("Rows from the synthetic corpus test the code, not the method: they are not results on real speech.")
+    quick = sorted(runs.loc[runs["mode"] == "quick", "notebook"])
+    if quick:
+        notes.append(f"{len(quick)} notebook(s) ran in quick mode (a smoke test on six actors, not a result): {', '.join(quick)}.")
+    return notes
+
+
+def run_table(results: pd.DataFrame) -> pd.DataFrame:
+    """One row per notebook: dataset, mode, run time in seconds and when it was written."""
+    cols = ["notebook", "dataset", "mode", "seconds", "written"]
+    return results[cols].drop_duplicates("notebook").sort_values("notebook").reset_index(drop=True)
+
+
+def _bar_rows(table: pd.DataFrame, protocol: str) -> pd.DataFrame:
+    """Rows to draw for ``protocol``: the course's test accuracies and (random split) the study's."""
+    sub = table[(table["protocol"] == protocol) & (table["split"] == "test")]
+    rows = pd.DataFrame({
+        "task": sub["task"],
+        "label": sub["model"] + " (" + sub["notebook"].str[:2] + ")" + np.where(sub["mode"] == "quick", " [quick]", ""),
+        "accuracy": sub["accuracy"],
+        "kind": np.where(sub["notebook"] == BASELINE_NOTEBOOK, "baseline (07)", "course"),
+    })
+    if protocol == "random" and len(rows):
+        st = study.results_table()
+        st = st[(st["measured_on"] == "test") & st["task"].isin(rows["task"])]
+        rows = pd.concat([rows, pd.DataFrame({"task": st["task"], "label": "study: " + st["model"],
+                                              "accuracy": st["accuracy"], "kind": "study"})], ignore_index=True)
+    return rows
+
+
+#: Bar colours of :func:`plot_accuracies`.
+KIND_COLOURS = {"course": "tab:blue", "baseline (07)": "tab:gray", "study": "tab:red"}
+
+
+def plot_accuracies(table: pd.DataFrame, protocol: str = "random", title: str | None = None) -> plt.Figure:
+    """One panel per task: a horizontal bar per model with its test accuracy under ``protocol``.
+
+    Blue: the course's networks; grey: the classical baseline (07); red, hatched: the study
+    (random split only); the dashed line is chance. Bars are sorted, best on top; quick-mode rows
+    say ``[quick]``. Returns the figure (an empty one with a message when nothing matches).
+    """
+    rows = _bar_rows(table, protocol)
+    tasks = [t for t in TASKS if t in set(rows["task"])]
+    if not tasks:
+        fig, ax = plt.subplots(figsize=(6, 1.5))
+        ax.text(0.5, 0.5, f"no results with protocol '{protocol}'", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return fig
+    heights = [max(2, (rows["task"] == t).sum()) for t in tasks]
+    fig, axes = plt.subplots(len(tasks), 1, figsize=(9, 0.32 * sum(heights) + 1.2 * len(tasks)),
+                             gridspec_kw={"height_ratios": heights}, sharex=True, squeeze=False)
+    for ax, task in zip(axes[:, 0], tasks):
+        part = rows[rows["task"] == task].sort_values("accuracy")
+        y = np.arange(len(part))
+        bars = ax.barh(y, part["accuracy"], color=[KIND_COLOURS[k] for k in part["kind"]], height=0.7)
+        for bar, kind in zip(bars, part["kind"]):
+            if kind == "study":
+                bar.set_hatch("//")
+                bar.set_edgecolor("black")
+        for yi, acc in zip(y, part["accuracy"]):
+            ax.text(min(acc, 1.0) + 0.01, yi, f"{100 * acc:.1f} %", va="center", fontsize=7)
+        ax.axvline(study.CHANCE[task], color="black", linestyle="--", linewidth=1)
+        ax.set_yticks(y, part["label"], fontsize=8)
+        ax.set_title(f"{task} (chance {100 * study.CHANCE[task]:.1f} %, dashed)", fontsize=9, loc="left")
+        ax.set_xlim(0, 1.12)
+    axes[-1, 0].set_xlabel("test accuracy (fraction)")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c, hatch="//" if k == "study" else None, ec="black" if k == "study" else c)
+               for k, c in KIND_COLOURS.items()]
+    fig.legend(handles, list(KIND_COLOURS), loc="upper right", fontsize=8, ncol=3)
+    fig.suptitle(title or f"Test accuracy, protocol '{protocol}'\n{PROTOCOLS[protocol]}", fontsize=10, x=0.02, ha="left")
+    fig.tight_layout()
+    return fig
+
+
+def plot_run_times(runs: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
+    """Horizontal bars: each notebook's run time in minutes, coloured by mode."""
+    ax = ax or plt.subplots(figsize=(8, 0.3 * len(runs) + 1.2))[1]
+    data = runs.assign(minutes=runs["seconds"] / 60)
+    sns.barplot(data=data, y="notebook", x="minutes", hue="mode", dodge=False, ax=ax, orient="h")
+    ax.set_xlabel("run time (minutes)")
+    ax.set_ylabel("notebook")
+    ax.set_title(f"Notebook run times (total {data['minutes'].sum():.1f} min)")
+    return ax

@@ -1,0 +1,94 @@
+"""course_utils.summary: the course's accuracies next to the baseline, the study and chance."""
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+
+from course_utils import results, summary
+
+
+def _write(tmp_path, notebook, dataset, mode, accs, seconds_metric=1.0):
+    run = results.NotebookRun(notebook, dataset=dataset, quick=(mode == "quick"), results_dir=tmp_path)
+    for args in accs:
+        run.record_accuracy(*args[:4], **(args[4] if len(args) > 4 else {}))
+    run.record(x=seconds_metric)
+    run.save()
+
+
+@pytest.fixture
+def results_dir(tmp_path):
+    _write(tmp_path, "07_classical_baseline", "synthetic", "full", [
+        ("emotion", "svm", "random", 0.80), ("emotion", "logreg", "random", 0.70),
+        ("emotion", "svm", "actors", 0.40), ("emotion", "logreg", "actors", 0.45),
+        ("emotion", "svm_mfcc_only", "random", 0.99),  # an ablation: not the baseline
+        ("sex", "svm", "random", 1.0)])
+    _write(tmp_path, "09_cnn_multiclass", "synthetic", "full", [
+        ("emotion", "cnn", "random", 0.50), ("emotion", "cnn", "actors", 0.30), ("actor", "cnn", "repetition", 0.9)])
+    _write(tmp_path, "10_augmentation", "synthetic", "quick", [
+        ("emotion", "cnn_study_augmentation", "random", 0.25), ("emotion", "cnn_specaugment", "random", 0.6)])
+    _write(tmp_path, "12_autoencoder", "ravdess", "full", [
+        ("emotion", "autoencoder_ffnn", "random", 0.2), ("emotion", "autoencoder_ffnn", "random", 0.22, {"split": "validation"})])
+    return tmp_path
+
+
+@pytest.mark.parametrize("model, family", [
+    ("cnn", "cnn"), ("cnn_specaugment", "cnn"), ("cnn_study_augmentation", "cnn_augmented"),
+    ("vgg16_random_init", "vgg16"), ("vgg16_imagenet", "vgg16"), ("autoencoder_ffnn", "autoencoder_ffnn"),
+    ("svm", None), ("m5", None)])
+def test_study_model(model, family):
+    assert summary.study_model(model) == family
+
+
+def test_comparison_table(results_dir):
+    table = summary.comparison_table(results.load_accuracies(results_dir))
+    row = lambda nb, model, protocol, split="test": table[(table["notebook"] == nb) & (table["model"] == model)
+                                                          & (table["protocol"] == protocol) & (table["split"] == split)].iloc[0]
+    cnn = row("09_cnn_multiclass", "cnn", "random")
+    assert cnn["baseline"] == 0.80 and cnn["study"] == pytest.approx(0.4259) and cnn["chance"] == 0.125
+    assert cnn["vs_baseline"] == pytest.approx(-0.30) and cnn["vs_study"] == pytest.approx(0.5 - 0.4259)
+    held = row("09_cnn_multiclass", "cnn", "actors")
+    assert held["baseline"] == 0.45 and np.isnan(held["study"])  # the study never held actors out
+    assert row("10_augmentation", "cnn_study_augmentation", "random")["study"] == pytest.approx(0.4398)
+    assert np.isnan(row("09_cnn_multiclass", "cnn", "repetition")["baseline"])  # 07 recorded no actor/repetition
+    # the baseline is matched on the dataset: 12 ran on ravdess, 07 on synthetic
+    assert np.isnan(row("12_autoencoder", "autoencoder_ffnn", "random")["baseline"])
+    assert row("12_autoencoder", "autoencoder_ffnn", "random", "validation")["study"] == pytest.approx(0.20)
+    assert list(table["task"].unique()) == ["sex", "actor", "emotion"]  # the study's task order
+    best = summary.best_per_task(table)
+    assert dict(zip(best["task"], best["accuracy"])) == {"sex": 1.0, "emotion": 0.99}
+    assert summary.best_per_task(table, protocol="statement").empty
+
+
+def test_provenance_and_run_table(results_dir):
+    runs = summary.run_table(results.load_results(results_dir))
+    assert list(runs["notebook"]) == ["07_classical_baseline", "09_cnn_multiclass", "10_augmentation", "12_autoencoder"]
+    notes = summary.provenance(runs)
+    assert any("different datasets" in n for n in notes)
+    assert any("synthetic corpus" in n for n in notes)
+    assert any("1 notebook(s) ran in quick mode" in n and "10_augmentation" in n for n in notes)
+    clean = runs[runs["notebook"] == "12_autoencoder"]
+    assert summary.provenance(clean) == []
+    assert "No results" in summary.provenance(runs.iloc[:0])[0]
+
+
+def test_plots(results_dir):
+    table = summary.comparison_table(results.load_accuracies(results_dir))
+    fig = summary.plot_accuracies(table, "random")
+    titles = [ax.get_title(loc="left") for ax in fig.axes]
+    assert titles == ["sex (chance 50.0 %, dashed)", "emotion (chance 12.5 %, dashed)"]
+    emotion = fig.axes[1]
+    labels = [t.get_text() for t in emotion.get_yticklabels()]
+    assert "study: cnn" in labels and "cnn (09)" in labels and "cnn_study_augmentation (10) [quick]" in labels
+    widths = [p.get_width() for p in emotion.patches]
+    assert widths == sorted(widths)  # best on top
+    assert any(p.get_hatch() == "//" for p in emotion.patches)
+    assert fig.axes[-1].get_xlabel() == "test accuracy (fraction)"
+    held = summary.plot_accuracies(table, "actors")
+    assert not any(p.get_hatch() == "//" for ax in held.axes for p in ax.patches)
+    empty = summary.plot_accuracies(table, "statement")
+    assert "no results" in empty.axes[0].texts[0].get_text()
+    runs = summary.run_table(results.load_results(results_dir))
+    ax = summary.plot_run_times(runs)
+    assert "total" in ax.get_title() and ax.get_xlabel() == "run time (minutes)"
+    plt.close("all")
