@@ -75,7 +75,8 @@ def fit(
     """Train a compiled model with fixed seeds; keep the weights of the best validation epoch.
 
     ``train_ds`` and ``val_ds`` are ``tf.data`` datasets (``pipeline.make_dataset``, which
-    shuffles with its own seed) or ``(x, y)`` tuples of arrays (batched by 32, not shuffled).
+    shuffles with its own seed) or ``(x, y)`` tuples of arrays (batched by 32; the training pairs shuffled every epoch with
+    ``seed``, so that batches sorted by class never reach the optimiser one class at a time).
     ``seed`` goes to :func:`set_determinism` before training (dropout masks; the weights were
     drawn when the model was built, with the builder's seed). ``monitor`` is the validation score that decides which epoch
     is best (``"val_accuracy"``, higher is better; a name containing ``"loss"``, e.g.
@@ -89,8 +90,9 @@ def fit(
     A ``monitor`` that the model does not log raises ``KeyError`` after the first epoch.
     """
     set_determinism(seed)
-    if isinstance(train_ds, tuple):
-        train_ds = tf.data.Dataset.from_tensor_slices(train_ds).batch(32)
+    if isinstance(train_ds, tuple):  # arrays: shuffled every epoch (seeded), like make_dataset
+        n = len(train_ds[0])
+        train_ds = tf.data.Dataset.from_tensor_slices(train_ds).shuffle(n, seed=seed, reshuffle_each_iteration=True).batch(32)
     if isinstance(val_ds, tuple):
         val_ds = tf.data.Dataset.from_tensor_slices(val_ds).batch(32)
     mode = "min" if "loss" in monitor else "max"

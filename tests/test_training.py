@@ -174,3 +174,30 @@ def test_plot_confusion_normalises_rows():
     np.testing.assert_allclose(ax2.collections[0].get_array().reshape(3, 3), cm)
     assert ax2.collections[0].colorbar.ax.get_ylabel() == "number of clips"
     plt.close(fig)
+
+
+def test_fit_shuffles_training_arrays_every_epoch():
+    """Arrays sorted by class must not reach the optimiser one class per batch."""
+    import keras
+
+    class Recorder(keras.Model):
+        seen: list = []
+
+        def train_step(self, data):
+            _, y = data
+            Recorder.seen.append(np.asarray(y).ravel().copy())
+            return {"accuracy": 0.5}
+
+        def test_step(self, data):
+            return {"accuracy": 0.5}
+
+    inputs = keras.Input((2,))
+    model = Recorder(inputs, keras.layers.Dense(1)(inputs))
+    model.compile(run_eagerly=True)
+    x = np.zeros((64, 2), "float32")
+    y = np.repeat([0, 1], 32).astype("float32")  # sorted: two pure batches without shuffling
+    training.fit(model, (x, y), (x[:4], y[:4]), epochs=2, seed=3)
+    first, second = Recorder.seen[:2], Recorder.seen[2:]
+    assert all(0 < b.mean() < 1 for b in first + second)  # every batch mixes both classes
+    assert not np.array_equal(first[0], second[0])  # a new order each epoch
+    assert sorted(np.concatenate(first)) == sorted(y)  # each epoch sees every pair once
