@@ -36,14 +36,14 @@ def study_model(model: str) -> str | None:
     """The study's model family (a key of :data:`course_utils.study.MODELS`) that a course model
     re-creates, or ``None`` (baseline classifiers and the course's own new models).
 
-    ``cnn`` -> ``cnn``; ``cnn_study_augmentation`` (any CNN name with "study" and "aug") ->
-    ``cnn_augmented``; other ``cnn_*`` variants -> ``cnn`` (the study's CNN is what they change);
+    ``cnn`` -> ``cnn``; ``cnn_study_image`` (any CNN name with "study": chapter 10's run of the
+    study's own image augmentation) -> ``cnn_augmented``; other ``cnn_*`` variants -> ``cnn`` (the study's CNN is what they change);
     ``vgg16*`` -> ``vgg16``; ``autoencoder*`` -> ``autoencoder_ffnn``.
     """
     if model in study.MODELS:
         return model
     if model.startswith("cnn"):
-        return "cnn_augmented" if ("study" in model and "aug" in model) else "cnn"
+        return "cnn_augmented" if "study" in model else "cnn"
     if model.startswith("vgg16"):
         return "vgg16"
     if model.startswith("autoencoder"):

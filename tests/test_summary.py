@@ -33,7 +33,7 @@ def results_dir(tmp_path):
 
 
 @pytest.mark.parametrize("model, family", [
-    ("cnn", "cnn"), ("cnn_specaugment", "cnn"), ("cnn_study_augmentation", "cnn_augmented"),
+    ("cnn", "cnn"), ("cnn_specaugment", "cnn"), ("cnn_study_augmentation", "cnn_augmented"), ("cnn_study_image", "cnn_augmented"), ("cnn_none", "cnn"),
     ("vgg16_random_init", "vgg16"), ("vgg16_imagenet", "vgg16"), ("autoencoder_ffnn", "autoencoder_ffnn"),
     ("svm", None), ("m5", None)])
 def test_study_model(model, family):
