@@ -22,6 +22,12 @@ docstring names the notebook that teaches it.
 - :mod:`course_utils.study`     the study's results, parameter counts and split, as data (07, 99)
 - :mod:`course_utils.models`    the study's Keras 3 models: CNN, autoencoder, FFNN, VGG16 (08-12)
 - :mod:`course_utils.training`  seeded training with the best validation weights, evaluation (08-12)
+- :mod:`course_utils.diagnosis` per-class scores, large confusion matrices, who is confused (09)
+- :mod:`course_utils.augment`   study image augmentation, SpecAugment, waveform copies (10)
+- :mod:`course_utils.transfer`  VGG16 weights status, preprocessing, frozen features, cost (11)
+- :mod:`course_utils.embeddings` autoencoder codes, reconstructions, 2-D maps, k-NN    (12)
+- :mod:`course_utils.summary`   every accuracy beside the baseline, the study and chance (99)
+- :mod:`course_utils.bench`     ``make bench``: features and models, course vs study's way
 - :mod:`course_utils.plots`     waveforms with players, log-Mel images              (every notebook)
 - :mod:`course_utils.results`   metrics files and the results table                 (every notebook)
 - :mod:`course_utils.runner`    running the notebooks headless with papermill
