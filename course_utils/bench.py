@@ -9,7 +9,8 @@ run, on the same images, and writes ``build/bench.json``:
   (cached), in files per second; the study's way: the same images written as PNG files, and
   read back through ``ImageDataGenerator``;
 - **models**: for every network of chapters 08-12, training and inference samples per second with
-  each reader (a training step includes fetching its batch), the time of one epoch of the study's
+  each reader (a training step includes fetching its batch; the rate of the median step, so that
+  a step slowed down by another program does not move it), the time of one epoch of the study's
   split (1008 training + 216 validation clips on the full set), the parameter count and the
   peak memory of the process.
 
@@ -146,20 +147,25 @@ def measure_model(name: str, reader: str, images_file: str, tree, settings: Benc
 
     for _ in range(settings.warmup):
         step()
-    t0 = time.perf_counter()
-    trained = sum(step() for _ in range(steps))
-    train_s = time.perf_counter() - t0
+    train_rates = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        n = step()
+        train_rates.append(n / (time.perf_counter() - t0))
 
-    x, _ = next(batches)
-    model.predict_on_batch(np.asarray(x, dtype="float32"))  # warm-up
-    t0 = time.perf_counter()
-    seen = 0
-    for _ in range(infer):
+    def predict():
         x, _ = next(batches)
         model.predict_on_batch(np.asarray(x, dtype="float32"))
-        seen += len(x)
-    infer_s = time.perf_counter() - t0
-    train_rate, infer_rate = trained / train_s, seen / infer_s
+        return len(x)
+
+    predict()  # warm-up
+    infer_rates = []
+    for _ in range(infer):
+        t0 = time.perf_counter()
+        n = predict()
+        infer_rates.append(n / (time.perf_counter() - t0))
+    # the median step: one step slowed down by another program does not move it
+    train_rate, infer_rate = float(np.median(train_rates)), float(np.median(infer_rates))
     return {
         "model": name,
         "reader": reader,
@@ -168,6 +174,7 @@ def measure_model(name: str, reader: str, images_file: str, tree, settings: Benc
         "infer_samples_per_s": infer_rate,
         "epoch_s": settings.n_train / train_rate + settings.n_val / infer_rate,
         "timed_train_steps": steps,
+        "train_rate_range": [float(min(train_rates)), float(max(train_rates))],
         "peak_memory_mb": peak_memory_mb(),
     }
 

@@ -17,7 +17,7 @@ def tiny_meta(synthetic_root):
     return meta[meta["actor"].isin([1, 2])].head(12).reset_index(drop=True)
 
 
-TINY = bench.BenchSettings(side=32, train_steps=1, infer_steps=1, warmup=1, vgg_steps=1, n_train=100, n_val=20,
+TINY = bench.BenchSettings(side=32, train_steps=3, infer_steps=1, warmup=1, vgg_steps=1, n_train=100, n_val=20,
                            n_jobs=1, batch_size=4)
 
 
@@ -51,6 +51,9 @@ def test_run_bench_in_process(tiny_meta, tmp_path):
     assert (rows["train_samples_per_s"] > 0).all() and (rows["infer_samples_per_s"] > 0).all()
     expected = 100 / rows["train_samples_per_s"] + 20 / rows["infer_samples_per_s"]
     assert np.allclose(rows["epoch_s"], expected)
+    for row in payload["models"]:  # the reported rate is the median step's: inside the measured range
+        low, high = row["train_rate_range"]
+        assert low <= row["train_samples_per_s"] <= high
     assert (rows["peak_memory_mb"] > 50).all()
     assert len(lines) == 1 + 4
     feats_t, table = bench.bench_tables(payload)
