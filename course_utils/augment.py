@@ -42,7 +42,6 @@ import tensorflow as tf
 from IPython.display import Audio, display
 from joblib import Parallel, delayed
 from keras import layers, ops
-from PIL import Image
 from tqdm.auto import tqdm
 
 from course_utils import audio, features, paths
@@ -374,28 +373,6 @@ def describe(params: dict) -> str:
     if params.get("snr_db") is not None:
         parts.append(f"noise at {params['snr_db']:.0f} dB SNR")
     return ", ".join(parts) or "unchanged"
-
-
-def image_to_audio(image: np.ndarray, config: features.FeatureConfig = features.FeatureConfig(), n_iter: int = 32) -> np.ndarray:
-    """Listen to a log-Mel image: undo the [0, 1] scaling and the resizing, then invert the Mel
-    spectrogram with ``librosa.feature.inverse.mel_to_audio`` (Griffin-Lim, ``n_iter``
-    iterations, which guesses the phase the image does not hold).
-
-    The result sounds rough even for an unchanged image (the phase is invented and the
-    80 dB floor and the resizing lose detail): compare inverted images with each other, not
-    with the original recording. Returns ``config.duration`` seconds at
-    ``config.sample_rate``. Taught in ``10_augmentation``.
-    """
-    n_samples = int(round(config.duration * config.sample_rate))
-    frames = 1 + n_samples // config.hop_length
-    img = np.asarray(image, dtype=np.float32)
-    if img.shape != (config.mels, frames):
-        img = np.asarray(Image.fromarray(img).resize((frames, config.mels), Image.BILINEAR))
-    power = librosa.db_to_power(np.clip(img, 0, 1) * config.db_range - config.db_range)
-    y = librosa.feature.inverse.mel_to_audio(power, sr=config.sample_rate, n_fft=config.n_fft,
-                                             hop_length=config.hop_length, fmin=config.fmin, fmax=config.fmax,
-                                             n_iter=n_iter)
-    return audio.fix_length(y.astype(np.float32), n_samples)
 
 
 def waveform_image(y: np.ndarray, sr: int, config: features.FeatureConfig = features.FeatureConfig()) -> np.ndarray:

@@ -25,7 +25,6 @@ it. Command line: ``python -m course_utils bench`` (``make bench``).
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import platform
 import resource

@@ -13,7 +13,7 @@ librosa, which it wraps:
 - :func:`code_dataset`: shuffled ``(code, label)`` batches for the classifier on the codes (Table 3);
 - :func:`reconstruction_errors`, :func:`error_profile`, :func:`pca_reconstruction`: how much
   is lost, where in the image, and how a linear code of the same size (PCA) does;
-- :func:`image_to_audio`: listen to a log-Mel image (Griffin-Lim phase estimate);
+- listening to an image: :func:`course_utils.features.image_to_audio` (Griffin-Lim phase estimate);
 - :func:`layer_table`: parameters per layer, and which layers hold them;
 - :func:`project_2d`, :func:`explained_variance`: codes drawn in two dimensions (PCA, t-SNE);
 - :func:`knn_accuracy`, :func:`code_space_table`: which attribute (emotion, sex, actor ...)
@@ -28,13 +28,11 @@ from __future__ import annotations
 from typing import Sequence
 
 import keras
-import librosa
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import tensorflow as tf
 from matplotlib.lines import Line2D
-from PIL import Image
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 from sklearn.metrics import silhouette_score
@@ -155,35 +153,6 @@ def pca_reconstruction(train_images: np.ndarray, images: np.ndarray, n_component
     pca = PCA(n_components=n, svd_solver="randomized", random_state=seed).fit(train.reshape(len(train), -1))
     rebuilt = pca.inverse_transform(pca.transform(x.reshape(len(x), -1)))
     return np.clip(rebuilt, 0.0, 1.0).reshape(x.shape).astype(np.float32)
-
-
-def image_to_audio(image: np.ndarray, config: FeatureConfig = FeatureConfig(), n_iter: int = 32) -> np.ndarray:
-    """Listen to a log-Mel image: undo the scaling and resizing, estimate a phase, resynthesise.
-
-    The image's pixels are levels in dB re the clip's loudest bin (0 = ``-db_range`` dB,
-    1 = 0 dB), resized to ``config.image_size``. This resizes back to the Mel bands and frames
-    of ``config.duration`` s, converts to power, maps the Mel bands back to STFT bins
-    with the pseudo-inverse of the Mel filter bank (``librosa.filters.mel``, ``numpy.linalg.pinv``,
-    clipped at zero; ``librosa.feature.inverse.mel_to_stft`` solves the same problem with a
-    non-negativity constraint but takes seconds per image) and estimates a phase with
-    ``librosa.griffinlim`` (``n_iter`` iterations, seeded). The image holds no phase and no absolute level,
-    so the result sounds rough even for a perfect image; compare images by resynthesising both
-    the input and the reconstruction. Returns a signal at ``config.sample_rate``, peak 0.9.
-    Taught in ``12_autoencoder``.
-    """
-    img = np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0)
-    if img.ndim != 2:
-        raise ValueError(f"image must be 2-D (rows = Mel bands, columns = time), got {img.shape}")
-    n_frames = 1 + int(round(config.duration * config.sample_rate)) // config.hop_length
-    if img.shape != (config.mels, n_frames):
-        img = np.asarray(Image.fromarray(img).resize((n_frames, config.mels), Image.BILINEAR))
-    power = librosa.db_to_power(img * config.db_range - config.db_range)
-    mel_basis = librosa.filters.mel(sr=config.sample_rate, n_fft=config.n_fft, n_mels=config.mels,
-                                    fmin=config.fmin, fmax=config.fmax)
-    magnitude = np.sqrt(np.maximum(np.linalg.pinv(mel_basis) @ power, 0.0))
-    y = librosa.griffinlim(magnitude, n_iter=n_iter, hop_length=config.hop_length, random_state=0)
-    peak = float(np.max(np.abs(y))) if y.size else 0.0
-    return (0.9 * y / peak if peak > 0 else y).astype(np.float32)
 
 
 def layer_table(model: keras.Model) -> pd.DataFrame:

@@ -8,6 +8,8 @@ and tail are cut, it is centred in one common length, turned into a log-Mel spec
 scaled to a one-channel image with pixels in [0, 1]. Images are computed once per
 (dataset, file list, parameters) and cached on disk; a cache file is written to a temporary
 name and renamed, so an interrupted run never leaves a half-written cache behind.
+:func:`image_to_audio` goes back from an image to a sound one can listen to (taught in
+``10_augmentation`` and ``12_autoencoder``).
 """
 
 from __future__ import annotations
@@ -142,3 +144,34 @@ def _save_atomic(target: Path, **arrays: np.ndarray) -> None:
     """``np.savez`` to a temporary file in the same folder, then rename it into place."""
     with atomic_path(target) as tmp:
         np.savez(tmp, **arrays)
+
+
+def image_to_audio(image: np.ndarray, config: FeatureConfig = FeatureConfig(), n_iter: int = 32) -> np.ndarray:
+    """Listen to a log-Mel image: undo the scaling and resizing, estimate a phase, resynthesise.
+
+    The image's pixels are levels in dB re the clip's loudest bin (0 = ``-db_range`` dB,
+    1 = 0 dB), resized to ``config.image_size``. This resizes back to the Mel bands and frames
+    of ``config.duration`` s, converts to power, maps the Mel bands back to STFT bins
+    with the pseudo-inverse of the Mel filter bank (``librosa.filters.mel``, ``numpy.linalg.pinv``,
+    clipped at zero; ``librosa.feature.inverse.mel_to_stft`` solves the same problem with a
+    non-negativity constraint but takes seconds per image) and estimates a phase with
+    ``librosa.griffinlim`` (``n_iter`` iterations, seeded). The image holds no phase and no absolute level,
+    so the result sounds rough even for a perfect image; compare images by resynthesising both
+    (e.g. an input and its reconstruction, or an image before and after augmentation).
+    Returns ``config.duration`` s at ``config.sample_rate``, peak 0.9.
+    Taught in ``10_augmentation`` and ``12_autoencoder``.
+    """
+    img = np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0)
+    if img.ndim != 2:
+        raise ValueError(f"image must be 2-D (rows = Mel bands, columns = time), got {img.shape}")
+    n_frames = 1 + int(round(config.duration * config.sample_rate)) // config.hop_length
+    if img.shape != (config.mels, n_frames):
+        img = np.asarray(Image.fromarray(img).resize((n_frames, config.mels), Image.BILINEAR))
+    power = librosa.db_to_power(img * config.db_range - config.db_range)
+    mel_basis = librosa.filters.mel(sr=config.sample_rate, n_fft=config.n_fft, n_mels=config.mels,
+                                    fmin=config.fmin, fmax=config.fmax)
+    magnitude = np.sqrt(np.maximum(np.linalg.pinv(mel_basis) @ power, 0.0))
+    y = librosa.griffinlim(magnitude, n_iter=n_iter, hop_length=config.hop_length, random_state=0)
+    y = audio.fix_length(y.astype(np.float32), int(round(config.duration * config.sample_rate)))
+    peak = float(np.max(np.abs(y))) if y.size else 0.0
+    return (0.9 * y / peak if peak > 0 else y).astype(np.float32)
