@@ -247,11 +247,6 @@ def mel_shift_hz(freqs, bands: float, config: features.FeatureConfig = features.
     return np.asarray(librosa.mel_to_hz(m), dtype=float)
 
 
-def semitones(f_from, f_to) -> np.ndarray:
-    """The interval from ``f_from`` to ``f_to`` in semitones: ``12 log2(f_to / f_from)``."""
-    return 12.0 * np.log2(np.asarray(f_to, dtype=float) / np.asarray(f_from, dtype=float))
-
-
 # --------------------------------------------------------------------------------------------
 # Waveform augmentation
 # --------------------------------------------------------------------------------------------

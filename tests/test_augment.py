@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from course_utils import audio, augment, features, models, pipeline
+from course_utils import audio, augment, features, models, pipeline, spectrum
 
 
 def _runs(mask_1d: np.ndarray) -> list[int]:
@@ -170,7 +170,7 @@ def test_mel_shift_is_a_hz_offset_below_1k_and_a_ratio_above():
     assert high[0] == pytest.approx(high[1])  # the same ratio
     assert augment.band_spacing_mel(cfg) == pytest.approx(
         (librosa.hz_to_mel(cfg.sample_rate / 2) - librosa.hz_to_mel(0.0)) / 257)
-    assert augment.semitones(110.0, 220.0) == pytest.approx(12.0)
+    assert spectrum.semitones(110.0, 220.0) == pytest.approx(12.0)
 
 
 # ------------------------------------------------------------------ waveform augmentation
