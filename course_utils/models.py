@@ -42,6 +42,20 @@ def _classifier_output(x, n_classes: int, name: str = "output"):
     return layers.Dense(n_classes, activation="softmax", name=name)(x)
 
 
+def study_trunk(inputs):
+    """The convolutional trunk of the study's CNN (Table 1), applied to ``inputs``: Conv2D 32 3x3
+    ReLU -> MaxPool 2 -> Conv2D 64 3x3 ReLU -> MaxPool 2 -> Flatten (layers ``conv1`` ... ``flatten``).
+
+    Shared by :func:`study_cnn` and the multi-task network of ``13_multitask``, so both build the
+    same layers in the same order (the same seed gives the same initial weights).
+    """
+    x = layers.Conv2D(32, (3, 3), activation="relu", name="conv1")(inputs)
+    x = layers.MaxPooling2D(2, name="pool1")(x)
+    x = layers.Conv2D(64, (3, 3), activation="relu", name="conv2")(x)
+    x = layers.MaxPooling2D(2, name="pool2")(x)
+    return layers.Flatten(name="flatten")(x)
+
+
 def study_cnn(
     input_shape: tuple[int, int, int] = STUDY_INPUT,
     n_classes: int = 1,
@@ -63,11 +77,7 @@ def study_cnn(
     """
     _seed(seed)
     inputs = keras.Input(shape=tuple(input_shape), name="log_mel")
-    x = layers.Conv2D(32, (3, 3), activation="relu", name="conv1")(inputs)
-    x = layers.MaxPooling2D(2, name="pool1")(x)
-    x = layers.Conv2D(64, (3, 3), activation="relu", name="conv2")(x)
-    x = layers.MaxPooling2D(2, name="pool2")(x)
-    x = layers.Flatten(name="flatten")(x)
+    x = study_trunk(inputs)
     x = layers.Dense(dense_units, activation="relu", name="dense")(x)
     x = layers.Dropout(dropout, name="dropout")(x)
     outputs = _classifier_output(x, n_classes)

@@ -45,7 +45,7 @@ from matplotlib.ticker import MaxNLocator
 from scipy.stats import binomtest
 from sklearn.metrics import confusion_matrix
 
-from course_utils import features, metadata, training, transfer
+from course_utils import features, metadata, models, training, transfer
 
 #: The study's four tasks, in the order the course uses everywhere.
 TASKS = ("sex", "statement", "actor", "emotion")
@@ -139,11 +139,7 @@ def build_network(
     if seed is not None:
         keras.utils.set_random_seed(int(seed))
     inputs = keras.Input(shape=tuple(input_shape), name="log_mel")
-    x = layers.Conv2D(32, (3, 3), activation="relu", name="conv1")(inputs)
-    x = layers.MaxPooling2D(2, name="pool1")(x)
-    x = layers.Conv2D(64, (3, 3), activation="relu", name="conv2")(x)
-    x = layers.MaxPooling2D(2, name="pool2")(x)
-    x = layers.Flatten(name="flatten")(x)
+    x = models.study_trunk(inputs)
     if shared_units:
         x = layers.Dense(int(shared_units), activation="relu", name="shared_dense")(x)
         x = layers.Dropout(dropout, name="shared_dropout")(x)
