@@ -531,18 +531,18 @@ def comparison_table(multi: dict, single: Mapping[str, dict], *, study_accuracy:
 
 
 def reference_accuracies(recorded: pd.DataFrame, *, dataset: str, notebooks: Sequence[str],
-                         models: Sequence[str] | None = None) -> pd.DataFrame:
+                         model_names: Sequence[str] | None = None) -> pd.DataFrame:
     """Accuracies other chapters recorded (``results.load_accuracies()``), best per (task, protocol).
 
-    Keeps the test accuracies of ``notebooks`` on ``dataset`` (and ``models``, if given) and
+    Keeps the test accuracies of ``notebooks`` on ``dataset`` (and ``model_names``, if given) and
     returns, indexed by ``(task, protocol)``, the best ``accuracy`` with the ``model``,
     ``notebook`` and ``mode`` (quick or full) it came from; empty when nothing was recorded.
     Taught in ``13_multitask``.
     """
     keep = (recorded["notebook"].isin(list(notebooks)) & (recorded["dataset"] == dataset)
             & (recorded["split"] == "test"))
-    if models is not None:
-        keep &= recorded["model"].isin(list(models))
+    if model_names is not None:
+        keep &= recorded["model"].isin(list(model_names))
     hits = recorded[keep].sort_values("accuracy", ascending=False, kind="stable")
     best = hits.drop_duplicates(["task", "protocol"]).set_index(["task", "protocol"]).sort_index()
     return best[["accuracy", "model", "notebook", "mode"]]

@@ -246,6 +246,6 @@ def test_reference_accuracies_keep_the_best_per_task_and_protocol():
     base = mt.reference_accuracies(recorded, dataset="synthetic", notebooks=["07_classical_baseline"])
     assert list(base.index) == [("emotion", "random")]
     assert base.loc[("emotion", "random"), "accuracy"] == 0.6 and base.loc[("emotion", "random"), "model"] == "logreg"
-    cnn = mt.reference_accuracies(recorded, dataset="synthetic", notebooks=["08_cnn_binary", "09_cnn_multiclass"], models=["cnn"])
+    cnn = mt.reference_accuracies(recorded, dataset="synthetic", notebooks=["08_cnn_binary", "09_cnn_multiclass"], model_names=["cnn"])
     assert cnn.loc[("emotion", "random"), "mode"] == "quick"
-    assert mt.reference_accuracies(recorded, dataset="synthetic", notebooks=["07_classical_baseline"], models=["knn"]).empty
+    assert mt.reference_accuracies(recorded, dataset="synthetic", notebooks=["07_classical_baseline"], model_names=["knn"]).empty
