@@ -35,7 +35,7 @@ import tensorflow as tf
 from keras import layers
 from scipy import stats
 
-from course_utils import augment, features, pipeline, splits, training
+from course_utils import augment, features, multitask, pipeline, splits, training
 
 #: Emotion classes of RAVDESS.
 N_EMOTIONS = 8
@@ -135,10 +135,10 @@ def study_emotion_parameters(side: int = 256, dense_units: int = 256, n_classes:
 
     Conv 32 3x3 (320) + Conv 64 3x3 (18,496) + Dense on the flattened map
     (``((side - 2) // 2 - 2) // 2`` squared times 64 inputs) + the softmax layer:
-    63,001,224 at 256 x 256. Taught in ``16_better_emotion_model``.
+    63,001,224 at 256 x 256; computed by :func:`course_utils.multitask.parameter_formula`.
+    Taught in ``16_better_emotion_model``.
     """
-    flat = (((side - 2) // 2 - 2) // 2) ** 2 * 64
-    return 320 + 18_496 + (flat + 1) * dense_units + (dense_units + 1) * n_classes
+    return int(multitask.parameter_formula(side, {"emotion": n_classes}, shared_units=dense_units).sum())
 
 
 def compile_model(model: keras.Model, lr: float = 1e-3, label_smoothing: float = 0.0,
