@@ -105,9 +105,7 @@ def _output(x, n_classes: int, name: str):
     """Dense 1 sigmoid for two classes, else Dense ``n_classes`` softmax (as ``models.study_cnn``)."""
     if n_classes < 2:
         raise ValueError(f"head {name!r} needs at least 2 classes, got {n_classes}")
-    if n_classes == 2:
-        return layers.Dense(1, activation="sigmoid", name=name)(x)
-    return layers.Dense(n_classes, activation="softmax", name=name)(x)
+    return models._classifier_output(x, n_classes, name)
 
 
 def build_network(
