@@ -4,6 +4,7 @@
 #   make course QUICK=1       the small, fast run
 #   make test                 set up .venv, then the whole test suite
 #   make bench                time features and models (course vs study): build/bench.json and a table
+#   make site                 the course website from build/executed into build/site (tools in .venv-site)
 SHELL := /bin/bash
 PYTHON_BOOT ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -11,8 +12,9 @@ PY := $(VENV)/bin/python
 DATASET ?= auto
 QUICK ?= 0
 PYTEST_ARGS ?=
+SITE_VENV := .venv-site
 
-.PHONY: course test venv data notebooks results bench strip hooks clean clean-data
+.PHONY: course test venv data notebooks results bench strip hooks clean clean-data site site-venv
 
 venv: $(VENV)/.installed
 
@@ -37,6 +39,18 @@ results: venv
 
 bench: data
 	$(PY) -m course_utils bench --dataset "$$(cat build/dataset.txt)" --quick $(QUICK) --output build/bench.json
+
+# The website's tools (Jupyter Book) have an environment of their own: see requirements-site.txt.
+site-venv: $(SITE_VENV)/.installed
+
+$(SITE_VENV)/.installed: requirements-site.txt constraints-site.txt
+	test -x $(SITE_VENV)/bin/python || $(PYTHON_BOOT) -m venv $(SITE_VENV) || { rm -rf $(SITE_VENV); echo "error: cannot create a virtual environment. Fix (Debian/Ubuntu): sudo apt install python3.11-venv"; exit 1; }
+	$(SITE_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SITE_VENV)/bin/python -m pip install --quiet -r requirements-site.txt -c constraints-site.txt
+	touch $@
+
+site: venv site-venv
+	$(PY) -m course_utils site
 
 course: notebooks results
 	@echo "Course built: executed notebooks in build/executed/, metrics in build/results.md"
