@@ -32,6 +32,14 @@ docstring names the notebook that teaches it.
 - :mod:`course_utils.results`   metrics files and the results table                 (every notebook)
 - :mod:`course_utils.runner`    running the notebooks headless with papermill
 - :mod:`course_utils.atomic`    write to a temporary file, then rename
+- :mod:`course_utils.multitask` one trunk, four heads, against single-task networks (13)
+- :mod:`course_utils.waveform_nets` M5 and SampleCNN on the raw waveform             (14)
+- :mod:`course_utils.uncertainty` Bayesian CNN, MC dropout, entropy, calibration     (15)
+- :mod:`course_utils.emotion_net` a compact modern emotion CNN, mixup, actor folds   (16)
+- :mod:`course_utils.interactive` slider explorers and the clip classifier (01, 03, 04, 16)
+- :mod:`course_utils.warmup`    filling the feature caches ahead of a class (Binder's postBuild)
+- :mod:`course_utils.seeds`     one notebook over several seeds; the docs' generated tables
+- :mod:`course_utils.site`      ``make site``: the course website from the executed notebooks
 """
 
 __version__ = "0.1.0"

@@ -8,6 +8,11 @@ get-data            get RAVDESS (download and check, or ``$RAVDESS_DIR``) or gen
 run-notebooks       execute the notebooks headless with papermill into ``build/executed/``
 results             gather every notebook's metrics into ``build/results.md``
 bench               time features and models, the course's way and the study's; ``build/bench.json``
+warm-cache          compute the feature caches the notebooks read (:mod:`course_utils.warmup`),
+                    so that their first cells do not wait; Binder's ``postBuild`` runs it
+seeds               run one notebook with several seeds: the spread of its accuracies
+                    (:mod:`course_utils.seeds`)
+site                build the course website from the executed notebooks (:mod:`course_utils.site`)
 ==================  ============================================================================
 
 Examples::
@@ -15,6 +20,9 @@ Examples::
     python -m course_utils get-data --dataset ravdess --dest data
     python -m course_utils get-data --dataset synthetic --dest /srv/class/data
     python -m course_utils run-notebooks --dataset synthetic --quick 1
+    python -m course_utils warm-cache --dataset synthetic --mode both
+    python -m course_utils seeds notebooks/07_classical_baseline.ipynb --seeds 0 1 2 --quick 1
+    python -m course_utils site
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ import argparse
 import time
 from pathlib import Path
 
-from course_utils import datasets, download, metadata, paths, results, runner
+from course_utils import datasets, download, metadata, paths, results, runner, seeds, site
 
 
 def _get_data(args: argparse.Namespace) -> int:
@@ -71,6 +79,19 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _warm_cache(args: argparse.Namespace) -> int:
+    from course_utils import warmup
+
+    modes = warmup.MODES if args.mode == "both" else (args.mode,)
+    t0 = time.perf_counter()
+    report = warmup.warm(args.dataset, profile=args.profile, modes=modes, n_jobs=args.jobs,
+                         round_mtimes=args.whole_second_mtimes)
+    print(report.to_string(index=False))
+    print(f"Caches ready in {paths.cache_dir()}: {report['MB'].sum():.0f} MB written, "
+          f"{time.perf_counter() - t0:.0f} s")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m course_utils", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -98,6 +119,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", type=int, choices=(0, 1), default=0)
     p.add_argument("--output", default=str(paths.build_dir() / "bench.json"))
     p.set_defaults(func=_bench)
+
+    p = sub.add_parser("warm-cache", help="compute the feature caches the notebooks read (Binder's postBuild)",
+                       description="Compute the caches the notebooks read (log-Mel images, pyin acoustics, MFCC "
+                                   "statistics, trimmed durations, waveforms) into $COURSE_DATA_DIR/cache, with the "
+                                   "notebooks' own calls. See course_utils.warmup.")
+    p.add_argument("--dataset", choices=datasets.CHOICES, default="auto",
+                   help="as the notebooks' parameter (default: %(default)s)")
+    p.add_argument("--mode", choices=("quick", "full", "both"), default="both",
+                   help="the notebooks' quick mode, full mode or both (default: %(default)s)")
+    p.add_argument("--profile", choices=("binder", "all"), default="binder",
+                   help="binder: every chapter quick, 00-07 full; all: every cache of both modes "
+                        "(default: %(default)s)")
+    p.add_argument("--jobs", type=int, default=None, help="worker processes (default: the usable cores, at most 2)")
+    p.add_argument("--whole-second-mtimes", action="store_true",
+                   help="first round the audio files' modification times down to whole seconds, as a Docker image "
+                        "layer stores them, so that the caches still match in the built image (Binder)")
+    p.set_defaults(func=_warm_cache)
+
+    seeds.add_subcommand(sub)
+    site.add_subcommand(sub)
     return parser
 
 
