@@ -94,12 +94,14 @@ def trimmed_durations(
     *,
     cache_dir: str | Path | None = None,
     n_jobs: int = -1,
+    progress: bool = True,
 ) -> pd.DataFrame:
     """Where :func:`trim_silence` cuts each clip, in seconds: one row per row of ``meta``.
 
     Columns: ``filename``, ``duration`` (the whole clip), ``start`` and ``end`` (the kept
     part), ``trimmed`` (= end - start). Computed at sample rate ``sr`` (as the feature
-    recipe does) in ``n_jobs`` processes, and cached as a CSV file in ``cache_dir``
+    recipe does) in ``n_jobs`` processes with a progress bar (``progress``:
+    :func:`course_utils.interactive.progress`), and cached as a CSV file in ``cache_dir``
     (default ``paths.cache_dir()``), written atomically.
     """
     cache_dir = Path(cache_dir) if cache_dir is not None else paths.cache_dir()
@@ -109,7 +111,10 @@ def trimmed_durations(
         table = pd.read_csv(target)
         if table["filename"].tolist() == names:
             return table
-    rows = Parallel(n_jobs=n_jobs)(delayed(_trim_one)(str(p), sr, top_db) for p in meta["path"])
+    from course_utils import interactive  # imported here: loading audio needs no matplotlib
+
+    jobs = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(_trim_one)(str(p), sr, top_db) for p in meta["path"])
+    rows = list(interactive.progress(jobs, total=len(meta), desc="trimming", unit="file", disable=not progress))
     table = pd.DataFrame(rows, columns=["duration", "start", "end"])
     table.insert(0, "filename", names)
     table["trimmed"] = table["end"] - table["start"]

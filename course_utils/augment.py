@@ -42,9 +42,8 @@ import tensorflow as tf
 from IPython.display import Audio, display
 from joblib import Parallel, delayed
 from keras import layers, ops
-from tqdm.auto import tqdm
 
-from course_utils import audio, features, paths
+from course_utils import audio, features, interactive, paths
 from course_utils.atomic import atomic_path
 
 #: Bump when the waveform augmentation recipe changes, so that old caches are not reused.
@@ -439,7 +438,8 @@ def augmented_images(
     jobs = Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")(
         delayed(_augmented_copies)(p, config, settings, copies, seed) for p in files
     )
-    per_file = list(tqdm(jobs, total=len(files), desc="augmented copies", unit="file", disable=not progress))
+    per_file = list(interactive.progress(jobs, total=len(files), desc="augmented copies", unit="file",
+                                         disable=not progress))
     images = np.stack(per_file, axis=1).astype(np.float16)  # (copies, N, H, W)
     with atomic_path(target) as tmp:
         np.savez(tmp, images=images, filenames=np.array(names))

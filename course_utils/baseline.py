@@ -31,7 +31,6 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
-from tqdm.auto import tqdm
 
 from course_utils import audio, paths
 from course_utils.atomic import atomic_path
@@ -108,7 +107,9 @@ def extract_features(meta: pd.DataFrame, sr: int = audio.COURSE_SR, progress: bo
         return np.zeros((0, len(feature_names())), dtype=np.float32)
     n_jobs = (os.cpu_count() or 1) if n_jobs is None else n_jobs
     n_jobs = max(1, min(int(n_jobs), len(paths) // 16 or 1))
-    bar = tqdm(total=len(paths), desc="clip statistics", unit="file", disable=not progress)
+    from course_utils import interactive
+
+    bar = interactive.progress(total=len(paths), desc="clip statistics", unit="file", disable=not progress)
     try:
         if n_jobs == 1:
             rows = []

@@ -54,6 +54,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from course_utils import interactive
 from course_utils.atomic import current_umask
 
 #: The readers :func:`measure_throughput` knows, in the order of the chapter, with a label.
@@ -115,6 +116,7 @@ def write_png_tree(
     classes: Sequence[str],
     dest: str | Path,
     names: Sequence[str] | None = None,
+    progress: bool = True,
 ) -> PngTree:
     """Write ``images`` (N, H, W) in [0, 1] as 8-bit grayscale PNGs: ``dest/<class>/<name>.png``.
 
@@ -126,7 +128,8 @@ def write_png_tree(
     The tree is written into a temporary folder next to ``dest`` and renamed to ``dest`` when
     complete, so an interrupted run never leaves a half-written tree. A manifest with a
     fingerprint of the pixels, classes and names is stored in it; when ``dest`` already
-    holds the same images, nothing is written again.
+    holds the same images, nothing is written again. ``progress``: a bar over the files
+    written (:func:`course_utils.interactive.progress`).
     """
     images = np.asarray(images)
     if images.ndim != 3:
@@ -158,7 +161,9 @@ def write_png_tree(
         tmp.chmod(0o777 & ~current_umask())  # mkdtemp makes it private; the tree should be like any folder
         for c in class_names:
             (tmp / c).mkdir()
-        for img, c, n in zip(pixels, classes, names):
+        files = interactive.progress(zip(pixels, classes, names), total=len(names), desc="PNG files", unit="file",
+                                     disable=not progress)
+        for img, c, n in files:
             Image.fromarray(img).save(tmp / c / f"{n}.png", format="PNG")
         manifest = {"fingerprint": fingerprint, "count": len(images), "shape": list(images.shape[1:]), "classes": list(class_names)}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
@@ -333,11 +338,13 @@ def make_reader(name: str, images: np.ndarray, labels: np.ndarray, tree: PngTree
 # --------------------------------------------------------------------------------------------
 
 
-def time_epochs(reader: Iterable, epochs: int = 3, warmup: int = 1) -> pd.DataFrame:
+def time_epochs(reader: Iterable, epochs: int = 3, warmup: int = 1, bar=None) -> pd.DataFrame:
     """Time full passes over ``reader`` (each ``iter()`` one epoch), after ``warmup`` untimed ones.
 
     Every batch is touched (its size read), so that lazy readers really produce it.
     Columns: ``epoch`` (1 ...), ``batches``, ``images``, ``seconds``, ``images_per_s``.
+    ``bar`` (a :func:`course_utils.interactive.progress` bar) is advanced after each pass,
+    outside the timed part.
     """
     if epochs < 1 or warmup < 0:
         raise ValueError(f"need epochs >= 1 and warmup >= 0, got {epochs} and {warmup}")
@@ -350,6 +357,8 @@ def time_epochs(reader: Iterable, epochs: int = 3, warmup: int = 1) -> pd.DataFr
             images += int(x.shape[0])
             batches += 1
         seconds = time.perf_counter() - t0
+        if bar is not None:
+            bar.update(1)
         if epoch >= warmup:
             rows.append(dict(epoch=epoch - warmup + 1, batches=batches, images=images, seconds=seconds,
                              images_per_s=images / seconds if seconds > 0 else float("inf")))
@@ -366,6 +375,7 @@ def measure_throughput(
     epochs: int = 3,
     warmup: int = 1,
     seed: int = 0,
+    progress: bool = True,
 ) -> pd.DataFrame:
     """Images per second of each reader on the same images: one row per reader and epoch.
 
@@ -374,17 +384,22 @@ def measure_throughput(
     :data:`READERS` (default: :func:`available_readers`). Every reader shuffles with
     ``seed`` and runs ``warmup`` untimed epochs, then ``epochs`` timed ones.
     Columns: ``reader``, ``label``, ``epoch``, ``batches``, ``images``, ``seconds``,
-    ``images_per_s``.
+    ``images_per_s``. ``progress``: one bar over all passes (warm-up included), naming the
+    reader at work; it is advanced between passes, outside the timed part.
     """
     if len(images) != len(tree) or len(labels) != len(images):
         raise ValueError(f"{len(images)} images, {len(labels)} labels and {len(tree)} PNG files: they must match")
+    names = list(available_readers() if readers is None else readers)
     tables = []
-    for name in available_readers() if readers is None else readers:
-        reader = make_reader(name, images, labels, tree, batch_size=batch_size, shuffle=True, seed=seed)
-        table = time_epochs(reader, epochs=epochs, warmup=warmup)
-        table.insert(0, "label", READERS[name])
-        table.insert(0, "reader", name)
-        tables.append(table)
+    with interactive.progress(total=len(names) * (warmup + epochs), desc="reading speed", unit="pass",
+                              disable=not progress) as bar:
+        for name in names:
+            bar.set_postfix(reader=name, refresh=False)
+            reader = make_reader(name, images, labels, tree, batch_size=batch_size, shuffle=True, seed=seed)
+            table = time_epochs(reader, epochs=epochs, warmup=warmup, bar=bar)
+            table.insert(0, "label", READERS[name])
+            table.insert(0, "reader", name)
+            tables.append(table)
     return pd.concat(tables, ignore_index=True)
 
 

@@ -53,9 +53,8 @@ import pandas as pd
 import seaborn as sns
 from joblib import Parallel, delayed
 from matplotlib.ticker import FixedLocator, NullLocator
-from tqdm.auto import tqdm
 
-from course_utils import audio, paths, plots, spectrum
+from course_utils import audio, interactive, paths, plots, spectrum
 from course_utils.atomic import atomic_path
 from course_utils.features import FeatureConfig
 
@@ -278,7 +277,7 @@ def acoustic_table(
     if measured is None:
         files = list(meta["path"])
         jobs = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(file_acoustics)(p, config) for p in files)
-        rows = list(tqdm(jobs, total=len(files), desc="acoustics (pyin)", unit="file", disable=not progress))
+        rows = list(interactive.progress(jobs, total=len(files), desc="acoustics (pyin)", unit="file", disable=not progress))
         measured = pd.DataFrame(rows, columns=list(ACOUSTIC_COLUMNS))
         measured.insert(0, "filename", names)
         with atomic_path(target) as tmp:

@@ -42,7 +42,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from course_utils import pipeline
+from course_utils import interactive, pipeline
 from course_utils.eda import mel_ticks
 from course_utils.features import FeatureConfig
 
@@ -181,7 +181,8 @@ def explained_variance(codes: np.ndarray, n_components: int | None = None) -> np
 
 
 def project_2d(
-    codes: np.ndarray, method: str = "pca", seed: int = 0, perplexity: float = 30.0, n_threads: int | None = 1
+    codes: np.ndarray, method: str = "pca", seed: int = 0, perplexity: float = 30.0, n_threads: int | None = 1,
+    progress: bool = True,
 ) -> np.ndarray:
     """The codes drawn in two dimensions: array (N, 2).
 
@@ -195,7 +196,9 @@ def project_2d(
     ``n_threads`` limits the OpenMP threads of t-SNE's gradient (``threadpoolctl``; ``None``: no
     limit). One thread is the default: on a busy machine (other notebooks, other users) threads
     that wait for each other made t-SNE several times slower, and on an idle one a second
-    thread saves at most half. Taught in ``12_autoencoder``.
+    thread saves at most half. t-SNE takes tens of seconds for a thousand codes and reports
+    nothing while it runs, so with ``progress`` a one-step bar (:func:`course_utils.interactive.progress`)
+    says when it starts and, at the end, how long it took. Taught in ``12_autoencoder``.
     """
     codes = np.asarray(codes, dtype=np.float64)
     if codes.ndim != 2 or len(codes) < 3:
@@ -205,8 +208,12 @@ def project_2d(
     if method == "tsne":
         perplexity = float(min(perplexity, (len(codes) - 1) / 3))
         tsne = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed, n_jobs=1)
-        with threadpool_limits(limits=n_threads):
-            return tsne.fit_transform(codes)
+        desc = f"t-SNE of {len(codes)} codes ({codes.shape[1]} numbers each, perplexity {perplexity:.3g})"
+        with interactive.progress(total=1, desc=desc, unit="map", disable=not progress) as bar:
+            with threadpool_limits(limits=n_threads):
+                points = tsne.fit_transform(codes)
+            bar.update(1)
+        return points
     raise ValueError(f"method must be one of {METHODS}, got {method!r}")
 
 

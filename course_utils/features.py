@@ -24,7 +24,6 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 from PIL import Image
-from tqdm.auto import tqdm
 
 from course_utils import audio, paths
 from course_utils.atomic import atomic_path
@@ -131,11 +130,12 @@ def compute_images(
         with np.load(target) as cached:
             if list(cached["filenames"]) == names:
                 return cached["images"].astype(np.float32)
+    from course_utils import interactive
+
     files = list(meta["path"])
     jobs = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(clip_image)(p, config) for p in files)
-    images = np.stack(
-        list(tqdm(jobs, total=len(files), desc="log-Mel images", unit="file", disable=not progress))
-    ).astype(np.float32)
+    bar = interactive.progress(jobs, total=len(files), desc="log-Mel images", unit="file", disable=not progress)
+    images = np.stack(list(bar)).astype(np.float32)
     _save_atomic(target, images=images.astype(np.float16), filenames=np.array(names))
     return images.astype(np.float16).astype(np.float32)
 

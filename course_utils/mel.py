@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import scipy.fft
 
-from course_utils import audio, features
+from course_utils import audio, features, interactive
 
 FORMULAS = ("htk", "slaney")
 
@@ -229,10 +229,15 @@ def spectral_summary(y: np.ndarray, sr: int, cutoff_hz: float = 4000.0, n_fft: i
     }
 
 
-def voice_table(meta: pd.DataFrame, cutoff_hz: float = 4000.0) -> pd.DataFrame:
-    """:func:`spectral_summary` of every clip of ``meta`` (column ``path``), with its ``actor`` and ``sex``."""
+def voice_table(meta: pd.DataFrame, cutoff_hz: float = 4000.0, progress: bool = True) -> pd.DataFrame:
+    """:func:`spectral_summary` of every clip of ``meta`` (column ``path``), with its ``actor`` and ``sex``.
+
+    ``progress``: a bar over the clips (:func:`course_utils.interactive.progress`).
+    """
     rows = []
-    for row in meta.itertuples():
+    clips = interactive.progress(meta.itertuples(), total=len(meta), desc="voice spectra", unit="clip",
+                                 disable=not progress)
+    for row in clips:
         y, sr = audio.load_audio(row.path)
         rows.append({"actor": row.actor, "sex": str(row.sex), **spectral_summary(y, sr, cutoff_hz)})
     return pd.DataFrame(rows)

@@ -321,6 +321,7 @@ def experiment(
     max_batches: int | None = None,
     seed: int = 0,
     name: str = "multitask",
+    progress: bool = True,
 ) -> dict:
     """Build, train and test one network whose heads are the tasks of ``targets``.
 
@@ -332,7 +333,8 @@ def experiment(
     Returns ``history`` (DataFrame, one row per epoch), ``scores`` (:func:`evaluate_heads` on the
     test clips), ``initial`` (:func:`initial_losses` on the validation clips), ``parameters``,
     ``train_seconds`` (wall clock of ``fit``), ``epochs_run``, ``best_epoch``, ``heads`` and
-    ``loss_weights``. Taught in ``13_multitask``.
+    ``loss_weights``. ``progress``: one bar counting the epochs (``training.fit``), named
+    after the network, its heads and the split. Taught in ``13_multitask``.
     """
     heads = {t: len(names) for t, (_, names) in targets.items()}
     labels = {t: y for t, (y, _) in targets.items()}
@@ -344,7 +346,10 @@ def experiment(
     model = compile_network(model, heads, loss_weights)
     initial = initial_losses(model, val_ds, heads)
     start = time.perf_counter()
-    history = training.fit(model, train_ds, val_ds, int(epochs), seed=seed, patience=patience, monitor="val_loss")
+    split_name = str(getattr(split, "name", "split")).split(" (")[0]
+    desc = f"{name} ({', '.join(heads)}), {split_name}"
+    history = training.fit(model, train_ds, val_ds, int(epochs), seed=seed, patience=patience, monitor="val_loss",
+                           progress=progress and desc)
     seconds = time.perf_counter() - start
     test_targets = {t: (y[split.test], targets[t][1]) for t, y in labels.items()}
     scores = evaluate_heads(model, images[split.test], test_targets, batch_size)

@@ -304,12 +304,17 @@ def region_summary(y: np.ndarray, sr: int, **kwargs) -> dict:
     return out
 
 
-def regions_table(meta: pd.DataFrame) -> pd.DataFrame:
-    """:func:`region_summary` of every clip of ``meta`` (column ``path``), with its statement and actor."""
+def regions_table(meta: pd.DataFrame, progress: bool = True) -> pd.DataFrame:
+    """:func:`region_summary` of every clip of ``meta`` (column ``path``), with its statement and actor.
+
+    ``progress``: a bar over the clips (:func:`course_utils.interactive.progress`).
+    """
     from course_utils import audio
 
     rows = []
-    for row in meta.itertuples():
+    clips = interactive.progress(meta.itertuples(), total=len(meta), desc="speech regions", unit="clip",
+                                 disable=not progress)
+    for row in clips:
         y, sr = audio.load_audio(row.path)
         rows.append({"filename": row.filename, "actor": row.actor, "statement": row.statement, **region_summary(y, sr)})
     return pd.DataFrame(rows)

@@ -96,7 +96,6 @@ import numpy as np
 import pandas as pd
 import soxr
 from scipy import signal
-from tqdm.auto import tqdm
 
 from course_utils import audio, metadata
 from course_utils.atomic import write_text_atomic
@@ -784,7 +783,9 @@ def generate_corpus(
     jobs = [(str(dest), n, seed) for n in todo]
     workers = int(min(workers, len(jobs)))
     done = dict(valid)
-    bar = tqdm(total=len(jobs), desc="synthetic corpus", unit="file", disable=not progress)
+    from course_utils import interactive  # imported here: the synthesiser itself needs no matplotlib
+
+    bar = interactive.progress(total=len(jobs), desc="synthetic corpus", unit="file", disable=not progress)
     try:
         if workers == 1:
             for job in jobs:

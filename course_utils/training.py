@@ -7,7 +7,10 @@ Taught in ``08_cnn_binary`` (:func:`fit`, :func:`evaluate`, :func:`plot_history`
 :func:`fit` keeps the weights of the epoch with the best validation score, as the study
 reported the best epoch: ``keras.callbacks.EarlyStopping(restore_best_weights=True)`` watches
 the validation accuracy and puts the best weights back when training ends (with
-``patience=None`` it never stops early; it only remembers and restores).
+``patience=None`` it never stops early; it only remembers and restores). With ``verbose=0``
+Keras prints nothing while it trains; :func:`fit` shows one progress bar per training instead
+(:func:`course_utils.interactive.epoch_progress`: a widget in JupyterLab, a line redrawn at
+most every 30 s in a headless run).
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ import pandas as pd
 import seaborn as sns
 import tensorflow as tf
 from sklearn.metrics import classification_report, confusion_matrix
+
+from course_utils import interactive
 
 
 class _EpochTimer(keras.callbacks.Callback):
@@ -71,6 +76,7 @@ def fit(
     monitor: str = "val_accuracy",
     verbose: int = 0,
     callbacks: list | None = None,
+    progress: bool | str = True,
 ) -> pd.DataFrame:
     """Train a compiled model with fixed seeds; keep the weights of the best validation epoch.
 
@@ -88,6 +94,11 @@ def fit(
     (``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``) and ``seconds``;
     ``df.attrs["best_epoch"]`` and ``df.attrs["monitor"]`` name the restored epoch.
     A ``monitor`` that the model does not log raises ``KeyError`` after the first epoch.
+
+    ``progress`` adds a bar that counts the epochs and shows the last ``loss`` and ``monitor``
+    (:func:`course_utils.interactive.epoch_progress`), named ``training <model name>`` or by
+    ``progress`` when it is a string; ``False``: none. The bar draws no random numbers, so
+    the results are the same with and without it.
     """
     set_determinism(seed)
     if isinstance(train_ds, tuple):  # arrays: shuffled every epoch (seeded), like make_dataset
@@ -103,13 +114,17 @@ def fit(
         restore_best_weights=True,
     )
     timer = _EpochTimer()
+    bar = []
+    if progress:
+        desc = progress if isinstance(progress, str) else f"training {model.name}"
+        bar.append(interactive.epoch_progress(epochs, desc, metrics=tuple(dict.fromkeys(("loss", monitor)))))
     history = model.fit(
         train_ds,
         validation_data=val_ds,
         epochs=epochs,
         verbose=verbose,
         shuffle=False,  # a tf.data pipeline shuffles itself (seeded)
-        callbacks=[_RequireLog(monitor), stopper, timer, *(callbacks or [])],
+        callbacks=[_RequireLog(monitor), stopper, timer, *(callbacks or []), *bar],
     )
     df = pd.DataFrame(history.history)
     df.insert(0, "epoch", np.arange(1, len(df) + 1))

@@ -35,9 +35,8 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 import numpy as np
 import pandas as pd
 import tensorflow as tf
-from tqdm.auto import tqdm
 
-from course_utils import models, paths, study
+from course_utils import interactive, models, paths, study
 from course_utils.atomic import atomic_path
 
 #: The file Keras looks for (and downloads) for ``VGG16(include_top=False, weights="imagenet")``.
@@ -398,7 +397,8 @@ def frozen_features(front: keras.Model, images: np.ndarray, *, batch_size: int =
         with np.load(target) as cached:
             return cached["features"]
     chunks = []
-    for start in tqdm(range(0, len(x), batch_size), desc=f"{front.name}", unit="batch", disable=not progress):
+    for start in interactive.progress(range(0, len(x), batch_size), desc=f"{front.name}", unit="batch",
+                                      disable=not progress):
         chunks.append(np.asarray(front.predict_on_batch(x[start:start + batch_size])))
     feats = np.concatenate(chunks).astype(np.float32)
     if np.isfinite(feats).all() and np.abs(feats).max() < np.finfo(np.float16).max:

@@ -37,6 +37,8 @@ import numpy as np
 import pandas as pd
 from keras import layers
 
+from course_utils import interactive
+
 #: Number of equal-width confidence bins of the expected calibration error (Guo et al., 2017).
 N_BINS = 15
 
@@ -83,7 +85,8 @@ def _as_batch(images) -> np.ndarray:
     return x[..., None] if x.ndim == 3 else x
 
 
-def mc_dropout_samples(model: keras.Model, images, T: int = 50, *, seed: int = 0, batch_size: int = 256) -> np.ndarray:
+def mc_dropout_samples(model: keras.Model, images, T: int = 50, *, seed: int = 0, batch_size: int = 256,
+                       progress: bool = True) -> np.ndarray:
     """``T`` stochastic forward passes with dropout ON: probabilities of shape ``(T, N, K)``.
 
     Every pass calls ``model(x, training=True)``, so each Dropout layer draws a fresh mask (a
@@ -91,7 +94,9 @@ def mc_dropout_samples(model: keras.Model, images, T: int = 50, *, seed: int = 0
     no batch normalisation, whose statistics ``training=True`` would also change). Before the
     first pass the seed state of every Dropout layer is reset from ``seed``: the same call gives
     the same samples however often the model was called before (for the same ``batch_size``:
-    masks are drawn batch by batch). Taught in ``15_uncertainty``.
+    masks are drawn batch by batch). ``progress``: a bar over the ``T`` passes
+    (:func:`course_utils.interactive.progress`; it draws no random numbers).
+    Taught in ``15_uncertainty``.
     """
     if T < 1:
         raise ValueError(f"T must be >= 1, got {T}")
@@ -102,7 +107,7 @@ def mc_dropout_samples(model: keras.Model, images, T: int = 50, *, seed: int = 0
         layer.seed_generator.state.assign(np.array([int(seed) * 1000 + i, 0], dtype="int64"))
     x = _as_batch(images)
     out = np.empty((T, len(x), model.output_shape[-1]), dtype="float32")
-    for t in range(T):
+    for t in interactive.progress(range(T), desc=f"MC dropout, {len(x)} clips", unit="pass", disable=not progress):
         for start in range(0, len(x), batch_size):
             out[t, start:start + batch_size] = np.asarray(model(x[start:start + batch_size], training=True))
     return out
@@ -199,7 +204,7 @@ def kl_term(model) -> float:
 
 def fit_bayes(model, train: tuple, val: tuple, epochs: int, *, batch_size: int = 32, patience: int | None = None,
               seed: int = 0, max_train_batches: int | None = None, monitor: str = "val_loss",
-              verbose: int = 0) -> pd.DataFrame:
+              verbose: int = 0, progress: bool | str = True) -> pd.DataFrame:
     """Train a :func:`bayes_cnn` (tf_keras) with fixed seeds; keep the best validation epoch.
 
     ``train`` and ``val`` are ``(images, labels)`` arrays. The training pairs are shuffled every
@@ -213,7 +218,10 @@ def fit_bayes(model, train: tuple, val: tuple, epochs: int, *, batch_size: int =
     Returns a DataFrame like ``training.fit``: ``epoch``, ``loss`` (the negative ELBO per
     example, NLL + KL / N, averaged over the epoch), ``accuracy``, ``nll`` (the cross-entropy
     alone), the same three for validation (``val_*``, measured after the epoch), ``kl`` (the KL term
-    after the epoch) and ``seconds``; ``attrs["best_epoch"]`` is 1-based. Taught in ``15_uncertainty``.
+    after the epoch) and ``seconds``; ``attrs["best_epoch"]`` is 1-based. ``progress``: one bar
+    counting the epochs with the last ``loss`` and ``monitor`` (:func:`course_utils.interactive.progress`,
+    named ``training <model name>`` or by ``progress`` when it is a string; it draws no random
+    numbers, so the results are the same without it). Taught in ``15_uncertainty``.
     """
     import tensorflow as tf
 
@@ -227,9 +235,13 @@ def fit_bayes(model, train: tuple, val: tuple, epochs: int, *, batch_size: int =
         ds = ds.take(int(max_train_batches))
     val_ds = tf.data.Dataset.from_tensor_slices((_as_batch(val[0]), np.asarray(val[1]))).batch(batch_size)
 
-    class Log(tf_keras.callbacks.Callback):
+    desc = progress if isinstance(progress, str) else f"training {model.name}"
+    shown = tuple(dict.fromkeys(("loss", monitor)))
+
+    class Log(tf_keras.callbacks.Callback):  # epoch times, the KL term, and the progress bar
         def on_train_begin(self, logs=None):
             self.seconds, self.kl = [], []
+            self.bar = interactive.progress(total=int(epochs), desc=desc, unit="epoch", disable=not progress)
 
         def on_epoch_begin(self, epoch, logs=None):
             self._start = time.perf_counter()
@@ -237,6 +249,11 @@ def fit_bayes(model, train: tuple, val: tuple, epochs: int, *, batch_size: int =
         def on_epoch_end(self, epoch, logs=None):
             self.seconds.append(time.perf_counter() - self._start)
             self.kl.append(kl_term(self.model))
+            self.bar.set_postfix({m: f"{float(logs[m]):.3f}" for m in shown if m in (logs or {})}, refresh=False)
+            self.bar.update(1)
+
+        def on_train_end(self, logs=None):
+            self.bar.close()
 
     log = Log()
     mode = "min" if "loss" in monitor else "max"
@@ -253,12 +270,14 @@ def fit_bayes(model, train: tuple, val: tuple, epochs: int, *, batch_size: int =
     return df
 
 
-def bayes_samples(model, images, T: int = 50, *, seed: int = 0, batch_size: int = 256) -> np.ndarray:
+def bayes_samples(model, images, T: int = 50, *, seed: int = 0, batch_size: int = 256,
+                  progress: bool = True) -> np.ndarray:
     """``T`` forward passes of a :func:`bayes_cnn`, each with new weights drawn from ``q``.
 
     Returns softmax probabilities of shape ``(T, N, K)``. Flipout draws one weight perturbation
     per batch and decorrelates the examples of a batch by random sign flips; the global
     TensorFlow seed is set from ``seed`` first, so the same call gives the same samples.
+    ``progress``: a bar over the ``T`` passes (:func:`course_utils.interactive.progress`).
     Taught in ``15_uncertainty``.
     """
     if T < 1:
@@ -269,7 +288,7 @@ def bayes_samples(model, images, T: int = 50, *, seed: int = 0, batch_size: int 
     tf_keras.utils.set_random_seed(int(seed))
     x = _as_batch(images)
     out = np.empty((T, len(x), model.output_shape[-1]), dtype="float32")
-    for t in range(T):
+    for t in interactive.progress(range(T), desc=f"Bayesian CNN, {len(x)} clips", unit="pass", disable=not progress):
         for start in range(0, len(x), batch_size):
             logits = model(x[start:start + batch_size], training=False)
             out[t, start:start + batch_size] = tf.nn.softmax(logits).numpy()

@@ -34,9 +34,8 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 from matplotlib.ticker import FuncFormatter
-from tqdm.auto import tqdm
 
-from course_utils import audio, features, paths
+from course_utils import audio, features, interactive, paths
 from course_utils.atomic import atomic_path
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -112,7 +111,8 @@ def load_waveforms(
                 return cached["waves"].astype(np.float32)
     files = [str(p) for p in meta["path"]]
     jobs = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(load_clip)(p, sr, n_samples, top_db) for p in files)
-    waves = np.stack(list(tqdm(jobs, total=len(files), desc="waveforms", unit="file", disable=not progress)))
+    waves = np.stack(list(interactive.progress(jobs, total=len(files), desc="waveforms", unit="file",
+                                               disable=not progress)))
     waves = waves.astype(np.float32)
     with atomic_path(target) as tmp:
         np.savez(tmp, waves=waves, filenames=np.array(names))

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from course_utils import audio
+from course_utils import audio, interactive
 from course_utils.atomic import atomic_path, write_text_atomic
 
 from conftest import tone
@@ -63,8 +63,15 @@ def test_atomic_path_keeps_old_file_on_failure(tmp_path):
     assert target.read_text() == "old" and [f.name for f in tmp_path.iterdir()] == ["t.txt"]
 
 
-def test_trimmed_durations_finds_the_tone_and_caches(wav_meta, tmp_path, monkeypatch):
+def test_trimmed_durations_finds_the_tone_and_caches(wav_meta, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(interactive.HEADLESS_ENV, "1")
+    capsys.readouterr()
     table = audio.trimmed_durations(wav_meta, cache_dir=tmp_path / "c", n_jobs=1)
+    err = capsys.readouterr().err  # a bar over the files
+    assert "trimming" in err and "3/3" in err and err.count("\n") == 1
+    uncached = audio.trimmed_durations(wav_meta, cache_dir=tmp_path / "other", n_jobs=2, progress=False)
+    pd.testing.assert_frame_equal(uncached, table)  # same rows in the same order from two processes
+    assert capsys.readouterr().err == ""
     assert table["filename"].tolist() == [Path(p).name for p in wav_meta["path"]]
     np.testing.assert_allclose(table["duration"], [1.4, 1.6, 1.8], atol=1e-3)
     # librosa trims whole frames (2048 samples, hop 512): the tone is kept within about one frame

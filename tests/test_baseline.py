@@ -12,7 +12,7 @@ import pytest
 from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC
 
-from course_utils import baseline, metadata, synth
+from course_utils import baseline, interactive, metadata, synth
 
 N_FEATURES = 4 * baseline.N_MFCC + 6
 
@@ -68,10 +68,14 @@ def test_clip_statistics_short_and_bad_input():
 # --- features of files --------------------------------------------------------------------
 
 
-def test_extract_features_shape_and_determinism(small_meta):
+def test_extract_features_shape_and_determinism(small_meta, monkeypatch, capsys):
+    monkeypatch.setenv(interactive.HEADLESS_ENV, "1")
     sub = small_meta.iloc[::6].reset_index(drop=True)  # 20 files
     serial = baseline.extract_features(sub, progress=False, n_jobs=1)
+    capsys.readouterr()
     parallel = baseline.extract_features(sub, progress=True, n_jobs=2)
+    err = capsys.readouterr().err  # a text bar on stderr
+    assert "clip statistics" in err and "20/20" in err and err.count("\n") == 1
     assert serial.shape == (20, N_FEATURES) and serial.dtype == np.float32
     np.testing.assert_allclose(serial, parallel, rtol=1e-5, atol=1e-5)
     assert len({row.tobytes() for row in serial}) == 20  # every clip has its own vector

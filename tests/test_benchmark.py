@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from collections import Counter
@@ -12,7 +13,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from course_utils import benchmark
+from course_utils import benchmark, interactive
 from course_utils.atomic import current_umask
 from course_utils.features import FeatureConfig
 
@@ -70,22 +71,27 @@ def test_write_png_tree_layout_and_pixels(small, tree, tmp_path):
     assert (tmp_path / "png").stat().st_mode & 0o777 == 0o777 & ~current_umask()  # not left private like mkdtemp's
 
 
-def test_write_png_tree_reuses_an_unchanged_tree_and_replaces_a_changed_one(small, tree, tmp_path):
+def test_write_png_tree_reuses_an_unchanged_tree_and_replaces_a_changed_one(small, tree, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(interactive.HEADLESS_ENV, "1")
     images, classes, names = small
     stamp = tree.files[0].stat().st_mtime_ns
     (tree.files[0]).touch()  # any rewrite would give a new file
     touched = tree.files[0].stat().st_mtime_ns
+    capsys.readouterr()
     again = benchmark.write_png_tree(images, classes, tmp_path / "png", names=names)
     assert again.files[0].stat().st_mtime_ns == touched >= stamp
+    assert capsys.readouterr().err == ""  # nothing written, no bar
     changed = images.copy()
     changed[0] = 0.0
     new = benchmark.write_png_tree(changed, classes, tmp_path / "png", names=names)
+    err = capsys.readouterr().err  # a bar over the files written
+    assert "PNG files" in err and f"{len(images)}/{len(images)}" in err and err.count("\n") == 1
     assert np.asarray(Image.open(new.files[0])).max() == 0
     assert [p.name for p in tmp_path.iterdir()] == ["png"]
     # a tree with a file missing is rewritten, not trusted
     new.files[3].unlink()
-    benchmark.write_png_tree(changed, classes, tmp_path / "png", names=names)
-    assert new.files[3].exists()
+    benchmark.write_png_tree(changed, classes, tmp_path / "png", names=names, progress=False)
+    assert new.files[3].exists() and capsys.readouterr().err == ""
 
 
 def test_write_png_tree_default_names(small, tmp_path):
@@ -188,7 +194,9 @@ def test_the_study_generator_is_found_under_tf_keras(monkeypatch):
 
 def test_time_epochs_counts_batches_and_images():
     batches = [(np.zeros((4, 2)), np.zeros(4))] * 3 + [(np.zeros((1, 2)), np.zeros(1))]
-    table = benchmark.time_epochs(batches, epochs=3, warmup=1)
+    bar = interactive.progress(total=4, file=io.StringIO())
+    table = benchmark.time_epochs(batches, epochs=3, warmup=1, bar=bar)
+    assert bar.n == 4  # advanced after every pass, the warm-up one included
     assert table["epoch"].tolist() == [1, 2, 3]
     assert set(table["batches"]) == {4} and set(table["images"]) == {13}
     assert (table["seconds"] > 0).all() and np.isfinite(table["images_per_s"]).all()
@@ -198,9 +206,14 @@ def test_time_epochs_counts_batches_and_images():
         benchmark.time_epochs(batches, epochs=0)
 
 
-def test_measure_throughput_is_a_tidy_table(small, tree):
+def test_measure_throughput_is_a_tidy_table(small, tree, monkeypatch, capsys):
+    monkeypatch.setenv(interactive.HEADLESS_ENV, "1")
     images, _, _ = small
+    capsys.readouterr()
     table = benchmark.measure_throughput(images, tree.labels, tree, batch_size=4, epochs=2, warmup=1, seed=0)
+    err = capsys.readouterr().err  # one bar over every pass of every reader
+    passes = len(benchmark.available_readers()) * 3
+    assert "reading speed" in err and f"{passes}/{passes}" in err and err.count("\n") == 1
     assert list(table.columns) == ["reader", "label", "epoch", "batches", "images", "seconds", "images_per_s"]
     assert table["reader"].tolist() == [r for r in benchmark.READERS for _ in range(2)]
     assert (table["images"] == 11).all() and (table["batches"] == 3).all()

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from course_utils import features, embeddings, models
+from course_utils import embeddings, features, interactive, models
 from course_utils.features import FeatureConfig
 
 CFG = FeatureConfig(image_size=(32, 32), duration=0.5)
@@ -143,11 +143,17 @@ def test_explained_variance_and_pca_projection():
     assert abs(np.corrcoef(pts[:, 0], codes[:, 0])[0, 1]) > 0.99  # PC 1 follows the widest axis
 
 
-def test_tsne_keeps_clusters_apart_and_is_seeded():
+def test_tsne_keeps_clusters_apart_and_is_seeded(monkeypatch, capsys):
+    monkeypatch.setenv(interactive.HEADLESS_ENV, "1")
     codes, labels = clustered(n_per=12, n_classes=3)
+    capsys.readouterr()
     pts = embeddings.project_2d(codes, "tsne", seed=0)
+    err = capsys.readouterr().err  # t-SNE reports nothing itself: a one-step bar, drawn when it starts and ends
+    assert err.startswith("\rt-SNE of 36 codes") and "0/1" in err and "1/1" in err and err.count("\n") == 1
     assert pts.shape == (36, 2)
-    np.testing.assert_allclose(pts, embeddings.project_2d(codes, "tsne", seed=0))
+    np.testing.assert_array_equal(pts, embeddings.project_2d(codes, "tsne", seed=0, progress=False))
+    embeddings.project_2d(codes, "pca")
+    assert capsys.readouterr().err == ""  # PCA is quick: no bar
     assert embeddings.knn_accuracy(pts, labels, k=3) == 1.0  # neighbours stay neighbours
     assert embeddings.project_2d(codes[:5], "tsne").shape == (5, 2)  # perplexity lowered for few codes
     with pytest.raises(ValueError, match="method"):

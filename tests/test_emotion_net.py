@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from course_utils import emotion_net as en
-from course_utils import features, models, splits
+from course_utils import features, interactive, models, splits
 
 
 def _meta(n_actors: int = 24, clips: int = 4) -> pd.DataFrame:
@@ -166,7 +166,7 @@ def test_train_dataset_one_hot_batches_mixup_and_max_batches():
 # ------------------------------------------------------------------ experiments
 
 
-def test_run_experiment_trains_tests_and_summarises_folds():
+def test_run_experiment_trains_tests_and_summarises_folds(monkeypatch, capsys):
     rng = np.random.default_rng(0)
     meta = _meta(6, 8)
     y = np.tile(np.arange(4), 12)
@@ -180,16 +180,39 @@ def test_run_experiment_trains_tests_and_summarises_folds():
     assert 1 <= r["best_epoch"] <= r["epochs_run"] <= 2 and r["parameters"]["trainable"] > 0
     assert r["scores"]["confusion"].sum() == len(folds[0].test)
     again = en.run_experiment(x, y, folds[0], list("abcd"), epochs=2, patience=1, batch_size=8, filters=(4,), mask_width=2,
-                              n_masks=1, mixup_alpha=0.4, seed=0)
-    assert again["scores"]["accuracy"] == r["scores"]["accuracy"]  # deterministic
-    assert np.allclose(again["history"]["loss"], r["history"]["loss"])
+                              n_masks=1, mixup_alpha=0.4, seed=0, progress=False)
+    assert again["scores"]["accuracy"] == r["scores"]["accuracy"]  # deterministic, with or without the progress bar
+    cols = ["loss", "accuracy", "val_loss", "val_accuracy"]
+    np.testing.assert_array_equal(again["history"][cols].to_numpy(), r["history"][cols].to_numpy())
+    np.testing.assert_array_equal(again["scores"]["probabilities"], r["scores"]["probabilities"])
+    monkeypatch.setenv(interactive.HEADLESS_ENV, "1")
+    capsys.readouterr()
     plain = en.run_experiment(x, y, folds[0], list("abcd"), variant=en.VARIANTS["plain"], epochs=1, patience=None,
                               batch_size=8, filters=(4,), standardise=False, max_batches=1)
     assert plain["epochs_run"] == 1
+    err = capsys.readouterr().err  # one bar, named after the variant and the split
+    assert err.count("\n") == 1 and "compact CNN, fold 1" in err and "1/1" in err
     table = en.summarise_folds(res, folds[:2], meta)
     assert list(table.index) == [1, 2] and (table["test clips"] == 16).all()
     assert np.allclose(table["SE"], np.sqrt(table["accuracy"] * (1 - table["accuracy"]) / 16))
     assert en.pooled_confusion(res).sum() == 32
+    assert "model" not in r  # freed by default
+
+
+def test_run_experiment_keeps_its_model_on_request():
+    from course_utils import training
+
+    rng = np.random.default_rng(1)
+    meta = _meta(6, 8)
+    y = np.tile(np.arange(4), 12)
+    x = rng.random((48, 8, 8)).astype("float32")
+    split = en.actor_folds(meta, 3, seed=0)[0]
+    kw = dict(epochs=1, patience=None, batch_size=8, filters=(4,), mask_width=2, n_masks=1, seed=0)
+    kept = en.run_experiment(x, y, split, list("abcd"), keep_model=True, **kw)
+    proba = training.predict_proba(kept["model"], x[split.test])
+    assert np.allclose(proba, kept["scores"]["probabilities"], atol=1e-5)  # the model that was tested
+    en.run_experiment(x, y, split, list("abcd"), **kw)  # a later run frees its own model (clear_session) ...
+    assert np.allclose(training.predict_proba(kept["model"], x[split.test]), proba, atol=1e-5)  # ... the kept one still works
 
 
 # ------------------------------------------------------------------ figures

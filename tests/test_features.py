@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from course_utils import audio, features
+from course_utils import audio, features, interactive
 from course_utils.features import FeatureConfig
 
 from conftest import tone
@@ -43,10 +43,14 @@ def test_clip_image_puts_low_tones_low(clips):
     assert np.argmax(low.mean(axis=1)) < np.argmax(high.mean(axis=1))
 
 
-def test_compute_images_caches_atomically(clips, tmp_path, monkeypatch):
+def test_compute_images_caches_atomically(clips, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(interactive.HEADLESS_ENV, "1")  # as in papermill's kernels: a text bar, no widget
     cfg = FeatureConfig(image_size=(32, 32), duration=1.0)
     cache = tmp_path / "cache"
-    first = features.compute_images(clips, cfg, dataset="t", cache_dir=cache, n_jobs=1, progress=False)
+    capsys.readouterr()
+    first = features.compute_images(clips, cfg, dataset="t", cache_dir=cache, n_jobs=1)
+    err = capsys.readouterr().err
+    assert "log-Mel images" in err and "3/3" in err and err.count("\n") == 1
     assert first.shape == (3, 32, 32) and first.dtype == np.float32
     files = list(cache.iterdir())
     assert len(files) == 1 and files[0].suffix == ".npz" and not files[0].name.startswith(".")

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from course_utils import audio, features
+from course_utils import audio, features, interactive
 from course_utils import mel as ml
 
 SR = 22050
@@ -90,7 +90,7 @@ def test_mel_spectrogram_is_filterbank_times_power():
     assert S_db.max() == pytest.approx(0.0) and S_db.min() >= -80 - 1e-4
 
 
-def test_spectral_summary_separates_low_and_high_voices(tmp_path):
+def test_spectral_summary_separates_low_and_high_voices(tmp_path, monkeypatch, capsys):
     low, high = ml.spectral_summary(voice(110), SR), ml.spectral_summary(voice(220), SR)
     assert low["f0_hz"] == pytest.approx(110, rel=0.03) and high["f0_hz"] == pytest.approx(220, rel=0.03)
     assert high["centroid_hz"] > low["centroid_hz"]
@@ -105,9 +105,15 @@ def test_spectral_summary_separates_low_and_high_voices(tmp_path):
         path = tmp_path / f"03-01-01-01-01-01-0{i + 1}.wav"
         audio.write_wav_atomic(path, voice(f0), SR)
         rows.append({"path": str(path), "actor": i + 1, "sex": sex})
+    monkeypatch.setenv(interactive.HEADLESS_ENV, "1")
+    capsys.readouterr()
     table = ml.voice_table(pd.DataFrame(rows))
+    err = capsys.readouterr().err  # a bar over the clips
+    assert "voice spectra" in err and "2/2" in err and err.count("\n") == 1
     assert list(table["sex"]) == ["male", "female"]
     assert table["f0_hz"].iloc[1] > 1.8 * table["f0_hz"].iloc[0]
+    pd.testing.assert_frame_equal(ml.voice_table(pd.DataFrame(rows), progress=False), table)
+    assert capsys.readouterr().err == ""
 
 
 def test_image_steps_reproduce_clip_image(tmp_path):

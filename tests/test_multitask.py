@@ -13,7 +13,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from course_utils import models, multitask as mt  # noqa: E402
+from course_utils import interactive, models, multitask as mt  # noqa: E402
 
 HEADS = {"sex": 2, "statement": 2, "actor": 6, "emotion": 8}
 
@@ -159,6 +159,24 @@ def test_experiment_records_history_scores_and_costs(trained):
     assert init.loc["emotion", "share"] > init.loc["sex", "share"]
     assert single["sex"]["epochs_run"] == 2 and set(single["sex"]["scores"]) == {"sex"}
     assert multi["loss_weights"] == {t: 1.0 for t in HEADS}
+
+
+def test_experiment_bar_is_named_and_changes_nothing(trained, monkeypatch, capsys):
+    """One progress bar per training, named after the network, its heads and the split; the same
+    numbers without it (the fixture trained with the bar, the default)."""
+    _, single, split = trained
+    x, targets = toy_data()
+    monkeypatch.setenv(interactive.HEADLESS_ENV, "1")
+    capsys.readouterr()
+    kw = dict(shared_units=16, epochs=2, patience=None, batch_size=16, max_batches=2, seed=0, name="single_sex")
+    quiet = mt.experiment(x, {"sex": targets["sex"]}, split, progress=False, **kw)
+    assert capsys.readouterr().err == ""
+    cols = [c for c in single["sex"]["history"].columns if c != "seconds"]
+    np.testing.assert_array_equal(quiet["history"][cols].to_numpy(), single["sex"]["history"][cols].to_numpy())
+    np.testing.assert_array_equal(quiet["scores"]["sex"]["probabilities"], single["sex"]["scores"]["sex"]["probabilities"])
+    mt.experiment(x, {"sex": targets["sex"]}, split, **kw)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "single_sex (sex), split" in err and "2/2" in err and "val_loss=" in err
 
 
 def test_evaluate_heads_checks_class_names(trained):

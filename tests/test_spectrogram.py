@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from course_utils import audio
+from course_utils import audio, interactive
 from course_utils import spectrogram as sg
 
 SR = 22050
@@ -126,7 +126,7 @@ def test_frame_levels_and_region_time():
         sg.region_time(y, SR, regions, "voiced", how="first")
 
 
-def test_region_summary_and_table(tmp_path):
+def test_region_summary_and_table(tmp_path, monkeypatch, capsys):
     y = speech_like()
     summary = sg.region_summary(y, SR)
     assert summary["voiced_s"] == pytest.approx(0.5, abs=0.06)
@@ -139,7 +139,13 @@ def test_region_summary_and_table(tmp_path):
     path = tmp_path / "03-01-01-01-02-01-01.wav"
     audio.write_wav_atomic(path, y, SR)
     meta = pd.DataFrame({"path": [str(path)], "filename": [path.name], "actor": [1], "statement": [2]})
+    monkeypatch.setenv(interactive.HEADLESS_ENV, "1")
+    capsys.readouterr()
     table = sg.regions_table(meta)
+    err = capsys.readouterr().err  # a bar over the clips
+    assert "speech regions" in err and "1/1" in err and err.count("\n") == 1
+    pd.testing.assert_frame_equal(sg.regions_table(meta, progress=False), table)
+    assert capsys.readouterr().err == ""
     assert len(table) == 1 and table.loc[0, "statement"] == 2
     assert table.loc[0, "voiced_s"] == pytest.approx(summary["voiced_s"], abs=0.03)
 

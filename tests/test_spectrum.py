@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from course_utils import audio, signals, spectrum
+from course_utils import audio, interactive, signals, spectrum
 
 SR = 16_000
 
@@ -110,11 +110,23 @@ def test_semitones_and_stats_of_no_voice():
     assert some["median (Hz)"] == 150 and some["range (semitones)"] == pytest.approx(12) and some["voiced frames"] == 2
 
 
-def test_f0_summary_pools_files_per_group(tmp_path):
+def test_f0_summary_pools_files_per_group(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(interactive.HEADLESS_ENV, "1")
     paths = []
     for i, f0 in enumerate((110.0, 112.0, 220.0)):
         paths.append(audio.write_wav_atomic(tmp_path / f"{i}.wav", voice_like(f0, seconds=0.4, pad=0.1), SR))
+    capsys.readouterr()
     table = spectrum.f0_summary(paths, groups=["low", "low", "high"], sr=SR, frame_length=1024, hop_length=256)
+    # three files: no bar by default (the output of a cell that nbval compares stays the same)
+    assert capsys.readouterr() == ("", "")
+    shown = spectrum.f0_summary(paths, groups=["low", "low", "high"], sr=SR, progress=True, frame_length=1024,
+                                hop_length=256)
+    err = capsys.readouterr().err
+    assert "f0 (pyin)" in err and "3/3" in err
+    pd.testing.assert_frame_equal(shown, table)
+    many = spectrum.f0_summary(paths * 4, sr=SR, frame_length=1024, hop_length=256)  # 12 files: a bar by default
+    assert len(paths) * 4 >= spectrum.PROGRESS_MIN_FILES and "12/12" in capsys.readouterr().err
+    assert many["clips"].tolist() == [4, 4, 4]
     assert table.index.tolist() == ["low", "high"] and table["clips"].tolist() == [2, 1]
     assert 109 < table.loc["low", "median (Hz)"] < 113 and table.loc["high", "median (Hz)"] == pytest.approx(220, rel=0.01)
     assert table.loc["low", "p5 (Hz)"] < 111 < table.loc["low", "p95 (Hz)"]

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from course_utils import models, pipeline, training  # noqa: E402
+from course_utils import interactive, models, pipeline, training  # noqa: E402
 
 EPOCHS = 8
 
@@ -25,7 +25,7 @@ def bright_lower_half(n: int, seed: int):
     return x, y
 
 
-def train(seed: int = 0, patience=None):
+def train(seed: int = 0, patience=None, progress=True):
     xt, yt = bright_lower_half(64, 1)
     xv, yv = bright_lower_half(32, 2)
     model = models.compile_for(models.study_cnn((32, 32, 1), dense_units=16, seed=seed), 1)
@@ -36,6 +36,7 @@ def train(seed: int = 0, patience=None):
         EPOCHS,
         seed=seed,
         patience=patience,
+        progress=progress,
     )
     return model, hist, (xv, yv)
 
@@ -73,24 +74,45 @@ def test_fit_restores_best_validation_weights(trained):
 
 
 def test_fit_is_deterministic(trained):
-    model, hist, _ = trained
-    model2, again, _ = train(seed=0)
+    model, hist, _ = trained  # with the progress bar (the default)
+    model2, again, _ = train(seed=0, progress=False)  # the bar draws no random numbers: same run without it
     cols = ["accuracy", "loss", "val_accuracy", "val_loss"]
     np.testing.assert_array_equal(again[cols].to_numpy(), hist[cols].to_numpy())  # bit for bit
+    assert again.attrs == hist.attrs
     for w1, w2 in zip(model.get_weights(), model2.get_weights()):
         np.testing.assert_array_equal(w1, w2)
     _, other, _ = train(seed=1)
     assert not np.array_equal(other[cols].to_numpy(), hist[cols].to_numpy())
 
 
-def test_fit_patience_stops_early_and_accepts_arrays():
+def test_fit_headless_bar_is_one_line_on_stderr_and_changes_nothing(trained, monkeypatch, capsys):
+    monkeypatch.setenv(interactive.HEADLESS_ENV, "1")
+    model, hist, _ = trained
+    capsys.readouterr()
+    shown_model, shown, _ = train(seed=0, progress=True)
+    captured = capsys.readouterr()
+    err = captured.err
+    assert captured.out == "" and err.count("\n") == 1 and err.count("\r") <= 3  # drawn at the start and the end
+    assert f"training {shown_model.name}" in err and f"{EPOCHS}/{EPOCHS}" in err
+    assert "loss=" in err and "val_accuracy=" in err  # the last epoch's loss and monitored score
+    cols = ["accuracy", "loss", "val_accuracy", "val_loss"]
+    np.testing.assert_array_equal(shown[cols].to_numpy(), hist[cols].to_numpy())
+    for w1, w2 in zip(model.get_weights(), shown_model.get_weights()):
+        np.testing.assert_array_equal(w1, w2)
+    train(seed=0, progress=False)
+    assert capsys.readouterr().err == ""
+
+
+def test_fit_patience_stops_early_and_accepts_arrays(capsys):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(40, 4)).astype("float32")
     y = rng.integers(0, 3, 40)  # labels unrelated to x: validation stops improving
     model = models.compile_for(models.study_ffnn(input_dim=4, n_classes=3), 3, lr=0.05)
-    hist = training.fit(model, (x[:30], y[:30]), (x[30:], y[30:]), 30, patience=2)
+    hist = training.fit(model, (x[:30], y[:30]), (x[30:], y[30:]), 30, patience=2, progress="ffnn on noise")
     assert len(hist) < 30
     assert len(hist) - hist.attrs["best_epoch"] == 2  # two epochs without improvement, then stop
+    err = capsys.readouterr().err
+    assert "ffnn on noise" in err and f"{len(hist)}/30" in err  # the bar stops where training stopped
 
 
 def test_fit_autoencoder_monitors_loss_and_rejects_unknown_monitor():

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from course_utils import models, uncertainty as U  # noqa: E402
+from course_utils import interactive, models, uncertainty as U  # noqa: E402
 
 
 # --------------------------------------------------------------------------- measures
@@ -121,12 +121,17 @@ def test_figures_are_labelled():
 
 # --------------------------------------------------------------------------- models
 
-def test_mc_dropout_samples_vary_but_repeat_with_the_seed():
+def test_mc_dropout_samples_vary_but_repeat_with_the_seed(monkeypatch, capsys):
+    monkeypatch.setenv(interactive.HEADLESS_ENV, "1")
     model = U.dropout_cnn((12, 12, 1), n_classes=3, filters=(4,), dense_units=8, seed=0)
     x = np.random.default_rng(0).random((5, 12, 12)).astype("float32")
+    capsys.readouterr()
     a = U.mc_dropout_samples(model, x, T=4, seed=1, batch_size=2)
+    err = capsys.readouterr().err  # a bar over the passes
+    assert "MC dropout, 5 clips" in err and "4/4" in err and err.count("\n") == 1
     model(x[..., None], training=True)  # advance the dropout seeds: the next call must not care
-    b = U.mc_dropout_samples(model, x, T=4, seed=1, batch_size=2)
+    b = U.mc_dropout_samples(model, x, T=4, seed=1, batch_size=2, progress=False)
+    assert capsys.readouterr().err == ""
     assert a.shape == (4, 5, 3)
     np.testing.assert_allclose(a.sum(-1), 1.0, atol=1e-5)
     np.testing.assert_allclose(a, b, atol=1e-6)  # same seed (and batching), same masks
@@ -141,7 +146,8 @@ def test_mc_dropout_samples_vary_but_repeat_with_the_seed():
         U.mc_dropout_samples(models.study_ffnn(4, 3), np.zeros((2, 4)), T=2)
 
 
-def test_bayes_cnn_trains_with_the_scaled_kl_and_samples_reproducibly():
+def test_bayes_cnn_trains_with_the_scaled_kl_and_samples_reproducibly(monkeypatch, capsys):
+    monkeypatch.setenv(interactive.HEADLESS_ENV, "1")
     rng = np.random.default_rng(0)
     x = rng.random((24, 12, 12)).astype("float32")
     y = rng.integers(0, 3, 24)
@@ -151,13 +157,26 @@ def test_bayes_cnn_trains_with_the_scaled_kl_and_samples_reproducibly():
     # the KL term is the per-layer KL divided by n_train: a model for 48 examples has half of it
     half = U.bayes_cnn((12, 12, 1), n_classes=3, n_train=48, filters=(4,), dense_units=8, seed=0)
     assert U.kl_term(half) == pytest.approx(kl0 / 2, rel=1e-5)
+    capsys.readouterr()
     h = U.fit_bayes(model, (x, y), (x[:8], y[:8]), epochs=2, batch_size=8, max_train_batches=2, patience=None)
+    err = capsys.readouterr().err  # one bar: epochs, the last loss and monitored score
+    assert err.count("\n") == 1 and "training bayes_cnn" in err and "2/2" in err and "val_loss=" in err
+    twin = U.bayes_cnn((12, 12, 1), n_classes=3, n_train=24, filters=(4,), dense_units=8, seed=0)
+    quiet = U.fit_bayes(twin, (x, y), (x[:8], y[:8]), epochs=2, batch_size=8, max_train_batches=2, patience=None,
+                        progress=False)
+    assert capsys.readouterr().err == ""
+    np.testing.assert_array_equal(quiet.drop(columns="seconds").to_numpy(), h.drop(columns="seconds").to_numpy())
+    for w1, w2 in zip(model.get_weights(), twin.get_weights()):  # the bar draws no random numbers
+        np.testing.assert_array_equal(w1, w2)
     assert list(h.columns) == ["epoch", "loss", "accuracy", "nll", "val_loss", "val_accuracy", "val_nll", "kl", "seconds"]
     assert len(h) == 2 and 1 <= h.attrs["best_epoch"] <= 2 and h.attrs["monitor"] == "val_loss"
     assert (h["kl"] > 0).all() and (h["loss"] > h["kl"]).all()
     # validation is measured after the epoch, with the KL of that moment: val_loss = val NLL + KL / N
     np.testing.assert_allclose(h["val_loss"], h["val_nll"] + h["kl"], rtol=1e-4)
     a = U.bayes_samples(model, x[:6], T=3, seed=2, batch_size=4)
+    err = capsys.readouterr().err
+    assert "Bayesian CNN, 6 clips" in err and "3/3" in err
+    np.testing.assert_array_equal(U.bayes_samples(model, x[:6], T=3, seed=2, batch_size=4, progress=False), a)
     b = U.bayes_samples(model, x[:6], T=3, seed=2)
     assert a.shape == (3, 6, 3)
     np.testing.assert_allclose(a.sum(-1), 1.0, atol=1e-5)
