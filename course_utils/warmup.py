@@ -71,9 +71,8 @@ from typing import Iterable
 
 import pandas as pd
 from joblib import cpu_count
-from tqdm.auto import tqdm
 
-from course_utils import audio, baseline, datasets, eda, features, metadata, paths
+from course_utils import audio, baseline, datasets, eda, features, interactive, metadata, paths
 
 #: Profiles of :func:`plan`: ``binder`` (what a Binder student runs), ``all`` (every chapter, both modes).
 PROFILES = ("binder", "all")
@@ -258,11 +257,11 @@ def warm(
     if round_mtimes:
         changed = whole_second_mtimes(metadata.find_wavs(data.root))
         if progress:
-            tqdm.write(f"modification times rounded down to whole seconds: {changed} file(s)")
+            print(f"modification times rounded down to whole seconds: {changed} file(s)")
     metas = {quick: data.metadata(quick=quick) for quick in sorted({s.quick for s in steps})}
     cache = paths.cache_dir()
     rows = []
-    bar = tqdm(steps, desc="warm-up", unit="cache", disable=not progress)
+    bar = interactive.progress(steps, desc="warm-up", unit="cache", disable=not progress)
     for step in bar:
         bar.set_postfix_str(f"{step.name}, {step.mode}")
         before = _cache_files(cache)
@@ -275,7 +274,7 @@ def warm(
                      "notebooks": ", ".join(n[:2] for n in step.notebooks), "seconds": round(seconds, 1),
                      "new_files": len(new), "MB": round(sum(new.values()) / 1e6, 1)})
         if progress:
-            tqdm.write(f"{step.name} ({step.mode}, {len(metas[step.quick])} clips): {seconds:.1f} s, "
+            bar.write(f"{step.name} ({step.mode}, {len(metas[step.quick])} clips): {seconds:.1f} s, "
                        + (f"wrote {sum(new.values()) / 1e6:.1f} MB" if new else "already cached"))
     bar.close()
     return pd.DataFrame(rows, columns=["cache", "mode", "clips", "notebooks", "seconds", "new_files", "MB"])

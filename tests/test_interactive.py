@@ -114,7 +114,7 @@ def test_course_modules_draw_their_bars_with_progress():
     widget placeholders in the executed notebooks and on the website): the course's modules
     draw their bars with interactive.progress, never with tqdm directly."""
     package = Path(interactive.__file__).parent
-    exempt = {"interactive.py", "warmup.py"}  # warmup.py: changed separately (issue 6); drop it here once it uses progress
+    exempt = {"interactive.py"}
     direct = [p.name for p in sorted(package.glob("*.py"))
               if p.name not in exempt and re.search(r"^\s*(from tqdm|import tqdm)", p.read_text(), re.MULTILINE)]
     assert direct == []
