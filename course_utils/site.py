@@ -39,12 +39,10 @@ Headless Chromium checks the site (``tests/test_site.py``): :func:`chromium_scre
 :func:`chromium_dom` (the DOM after JavaScript ran) and :func:`image_stats` (is a screenshot
 more than a blank page?).
 
-Command line (``make site`` runs the first)::
+Command line (:func:`add_subcommand`; ``make site`` runs the first)::
 
-    python -m course_utils.site                     # build/executed -> build/site
-    python -m course_utils.site --executed /tmp/run/executed --results /tmp/run/results --output /tmp/run/site
-
-:func:`add_subcommand` adds the same as ``python -m course_utils site``.
+    python -m course_utils site                     # build/executed -> build/site
+    python -m course_utils site --executed /tmp/run/executed --results /tmp/run/results --output /tmp/run/site
 """
 
 from __future__ import annotations
@@ -55,7 +53,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -550,19 +547,3 @@ def add_subcommand(sub) -> argparse.ArgumentParser:
     p.add_argument("--output", default=str(paths.build_dir() / "site"), help="the site folder (default: %(default)s)")
     p.set_defaults(func=_site_command)
     return p
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m course_utils.site``: the ``site`` command on its own."""
-    parser = argparse.ArgumentParser(prog="python -m course_utils.site", description="Build the course website.")
-    sub = parser.add_subparsers(dest="command")
-    add_subcommand(sub)
-    args = parser.parse_args(["site", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return args.func(args)
-    except (FileNotFoundError, RuntimeError, ValueError) as err:
-        parser.exit(1, f"error: {err}\n")
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
