@@ -196,11 +196,49 @@ def _output(x, n_classes: int):
     return layers.Dense(n_classes, activation="softmax", name="output")(x)
 
 
-def _conv_block(x, filters: int, kernel: int, name: str, strides: int = 1, padding: str = "same"):
+#: Weight of the old value in batch normalisation's moving mean and variance (what prediction
+#: uses). Keras' default 0.99 forgets the moving variance's start of 1 only as 0.99^n: hundreds of
+#: steps, many epochs of a thousand clips. 0.9 (PyTorch's default, written there as 0.1) follows
+#: within a few dozen steps, as in ``emotion_net`` (chapter 16).
+BN_MOMENTUM = 0.9
+
+
+def _conv_block(x, filters: int, kernel: int, name: str, strides: int = 1, padding: str = "same",
+                bn_momentum: float = BN_MOMENTUM):
     _, layers = _keras()
     x = layers.Conv1D(filters, kernel, strides=strides, padding=padding, use_bias=False, name=f"{name}_conv")(x)
-    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    x = layers.BatchNormalization(momentum=bn_momentum, name=f"{name}_bn")(x)
     return layers.Activation("relu", name=f"{name}_relu")(x)
+
+
+def input_statistics(x: np.ndarray) -> tuple[float, float]:
+    """Mean and standard deviation over every value of the *training* inputs (waveforms or images).
+
+    One pair of numbers for all clips, so that loudness differences between clips survive the
+    scaling (statistics of validation or test clips would leak them into the model). Pass them
+    as ``input_stats`` to :func:`m5`, :func:`samplecnn` or :func:`logmel_compact`. Taught in
+    ``14_raw_waveform``.
+    """
+    x = np.asarray(x)
+    if x.size == 0:
+        raise ValueError("no training inputs: the split's training part is empty")
+    mean, std = float(x.mean(dtype=np.float64)), float(x.std(dtype=np.float64))
+    if not np.isfinite(std) or std <= 0:
+        raise ValueError(f"the training inputs have standard deviation {std}: they are constant or not finite "
+                         "(silent or damaged audio files?). Fix: check the clips with chapter 05's tables.")
+    return mean, std
+
+
+def _standardise(x, input_stats: tuple[float, float] | None):
+    """``(x - mean) / std`` as the model's first layer (a ``Rescaling`` layer: no weights, so the
+    parameter counts do not change); ``None``: ``x`` unchanged."""
+    if input_stats is None:
+        return x
+    _, layers = _keras()
+    mean, std = (float(v) for v in input_stats)
+    if not np.isfinite(std) or std <= 0 or not np.isfinite(mean):
+        raise ValueError(f"input_stats must be a finite (mean, std) with std > 0, got {tuple(input_stats)}")
+    return layers.Rescaling(1.0 / std, offset=-mean / std, name="standardise")(x)
 
 
 def m5(
@@ -211,6 +249,7 @@ def m5(
     first_kernel: int = 80,
     first_stride: int = 4,
     pool: int = 4,
+    input_stats: tuple[float, float] | None = None,
     seed: int | None = 0,
 ) -> keras.Model:
     """The M5 network of Dai et al. (2017) for raw waveforms (input: ``input_length`` samples, 1 channel).
@@ -218,16 +257,25 @@ def m5(
     Conv1D ``width`` x ``first_kernel`` (stride ``first_stride``) -> MaxPool ``pool`` ->
     Conv1D ``width`` x 3 -> MaxPool -> Conv1D ``2 width`` x 3 -> MaxPool -> Conv1D ``4 width`` x 3
     -> MaxPool -> global average pooling -> Dense ``n_classes`` softmax; every convolution is
-    followed by batch normalisation and ReLU ('same' padding, no bias: batch normalisation has
-    its own). The paper's M5 has ``width=128`` (about 0.5 million parameters) and an 80-sample
+    followed by batch normalisation (momentum :data:`BN_MOMENTUM`) and ReLU ('same' padding, no
+    bias: batch normalisation has its own). The paper's M5 has ``width=128`` (about 0.5 million parameters) and an 80-sample
     first kernel at 8 kHz (10 ms). Softmax output also for two classes, so that every model of
-    the chapter is compiled alike. Taught in ``14_raw_waveform``.
+    the chapter is compiled alike.
+
+    ``input_stats``: the ``(mean, std)`` of the training signals (:func:`input_statistics`);
+    the network then standardises its input first. Batch normalisation's moving variance (what
+    prediction uses) starts at 1 and keeps :math:`m^n` of that start after :math:`n` steps
+    (momentum :math:`m` = :data:`BN_MOMENTUM`). Raw amplitudes (standard deviation about 0.04)
+    give the first convolution outputs a variance of about :math:`10^{-5}`: with Keras' default
+    :math:`m = 0.99` the network would be normalised with a variance thousands of times too
+    large for more than a thousand steps, and could give every clip the same class at
+    prediction while its training accuracy rises. Taught in ``14_raw_waveform``.
     """
     keras, layers = _keras()
     if seed is not None:
         keras.utils.set_random_seed(int(seed))
     inputs = keras.Input(shape=(int(input_length), 1), name="waveform")
-    x = _conv_block(inputs, width, first_kernel, "block1", strides=first_stride)
+    x = _conv_block(_standardise(inputs, input_stats), width, first_kernel, "block1", strides=first_stride)
     x = layers.MaxPooling1D(pool, name="block1_pool")(x)
     for i, w in enumerate((width, 2 * width, 4 * width), start=2):
         x = _conv_block(x, w, 3, f"block{i}")
@@ -242,6 +290,7 @@ def samplecnn(
     *,
     channels: Sequence[int] = (32, 32, 32, 64, 64, 64, 64, 64, 128),
     dropout: float = 0.5,
+    input_stats: tuple[float, float] | None = None,
     seed: int | None = 0,
 ) -> keras.Model:
     """A SampleCNN (Lee et al. 2017) for an input of :math:`3^n` samples.
@@ -251,8 +300,8 @@ def samplecnn(
     normalisation -> ReLU -> MaxPool 3. With ``len(channels) = n`` the input of :math:`3^n`
     samples shrinks to exactly one frame (the paper: :math:`3^{10} = 59049` samples at 22,050 Hz,
     channels 128 ... 512; here smaller by default, for a laptop); then dropout and Dense
-    ``n_classes`` softmax. ``input_length`` must be a multiple of :math:`3^n`. Taught in
-    ``14_raw_waveform``.
+    ``n_classes`` softmax. ``input_length`` must be a multiple of :math:`3^n`. ``input_stats``:
+    as for :func:`m5`. Taught in ``14_raw_waveform``.
     """
     keras, layers = _keras()
     n = len(channels)
@@ -261,7 +310,7 @@ def samplecnn(
     if seed is not None:
         keras.utils.set_random_seed(int(seed))
     inputs = keras.Input(shape=(int(input_length), 1), name="waveform")
-    x = _conv_block(inputs, channels[0], 3, "frame", strides=3, padding="valid")
+    x = _conv_block(_standardise(inputs, input_stats), channels[0], 3, "frame", strides=3, padding="valid")
     for i, c in enumerate(channels[1:], start=1):
         x = _conv_block(x, c, 3, f"block{i}")
         x = layers.MaxPooling1D(3, name=f"block{i}_pool")(x)
@@ -276,6 +325,7 @@ def logmel_compact(
     *,
     widths: Sequence[int] = (16, 32, 64, 128),
     dropout: float = 0.5,
+    input_stats: tuple[float, float] | None = None,
     seed: int | None = 0,
 ) -> keras.Model:
     """A compact 2-D CNN for log-Mel images, built like the 1-D networks (NOT the study's Table 1).
@@ -283,16 +333,17 @@ def logmel_compact(
     Per entry of ``widths``: Conv2D 3 x 3 ('same', no bias) -> batch normalisation -> ReLU ->
     MaxPool 2; then global average pooling, dropout, Dense ``n_classes`` softmax. About 0.1
     million parameters at the default widths, in the range of :func:`m5`, where the Table 1 CNN
-    has tens of millions in one dense layer. Taught in ``14_raw_waveform``.
+    has tens of millions in one dense layer. ``input_stats``: the ``(mean, std)`` of the
+    training images (:func:`input_statistics`), as for :func:`m5`. Taught in ``14_raw_waveform``.
     """
     keras, layers = _keras()
     if seed is not None:
         keras.utils.set_random_seed(int(seed))
     inputs = keras.Input(shape=tuple(input_shape), name="log_mel")
-    x = inputs
+    x = _standardise(inputs, input_stats)
     for i, w in enumerate(widths, start=1):
         x = layers.Conv2D(w, 3, padding="same", use_bias=False, name=f"block{i}_conv")(x)
-        x = layers.BatchNormalization(name=f"block{i}_bn")(x)
+        x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"block{i}_bn")(x)
         x = layers.Activation("relu", name=f"block{i}_relu")(x)
         x = layers.MaxPooling2D(2, name=f"block{i}_pool")(x)
     x = layers.GlobalAveragePooling2D(name="gap")(x)

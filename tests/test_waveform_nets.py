@@ -215,3 +215,60 @@ def test_loading_audio_does_not_start_tensorflow():
     code = "import sys, course_utils.waveform_nets; print('tensorflow' in sys.modules or 'keras' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_input_statistics_are_one_mean_and_std_over_every_value():
+    rng = np.random.default_rng(1)
+    x = (0.04 * rng.normal(size=(20, 500)) + 0.01).astype(np.float32)
+    x[:10] *= 3  # louder clips stay louder after the scaling: one pair for all clips
+    mean, std = wn.input_statistics(x)
+    assert mean == pytest.approx(float(np.mean(x, dtype=np.float64)), rel=1e-6)
+    assert std == pytest.approx(float(np.std(x, dtype=np.float64)), rel=1e-6)
+    with pytest.raises(ValueError, match="constant"):
+        wn.input_statistics(np.zeros((3, 10), np.float32))
+    with pytest.raises(ValueError, match="empty"):
+        wn.input_statistics(np.zeros((0, 10), np.float32))
+
+
+@pytest.mark.parametrize("build, shape", [
+    (lambda stats: wn.m5(3**7, 3, width=4, input_stats=stats, seed=5), (3**7, 1)),
+    (lambda stats: wn.samplecnn(3**4, 3, channels=(4, 4, 8, 8), input_stats=stats, seed=5), (3**4, 1)),
+    (lambda stats: wn.logmel_compact((16, 16, 1), 3, widths=(2, 4), input_stats=stats, seed=5), (16, 16, 1)),
+])
+def test_input_stats_standardise_first_without_new_parameters(build, shape):
+    rng = np.random.default_rng(2)
+    x = (0.04 * rng.normal(size=(4, *shape)) + 0.3).astype(np.float32)
+    mean, std = wn.input_statistics(x)
+    plain, scaled = build(None), build((mean, std))
+    assert scaled.layers[1].name == "standardise" and "standardise" not in [layer.name for layer in plain.layers]
+    assert scaled.count_params() == plain.count_params()  # a Rescaling layer has no weights
+    # the same weights (same seed): the scaled model on x is the plain model on (x - mean) / std
+    np.testing.assert_allclose(scaled.predict(x, verbose=0), plain.predict((x - mean) / std, verbose=0), rtol=1e-4, atol=1e-6)
+    assert not np.allclose(plain.predict(x, verbose=0), scaled.predict(x, verbose=0), atol=1e-4)
+    if shape[-1] == 1 and len(shape) == 2:
+        assert wn.layer_table(scaled)["layer"].tolist() == wn.layer_table(plain)["layer"].tolist()
+    with pytest.raises(ValueError, match="std > 0"):
+        build((0.0, 0.0))
+
+
+def test_standardised_input_lets_batch_norm_learn_the_true_variance_early():
+    """Why chapter 14 standardises and uses momentum 0.9: batch normalisation's moving variance
+    starts at 1. Raw amplitudes of std 0.04 give the first convolution outputs far below that,
+    so even with momentum 0.9, after 48 steps the moving variance is still several times the
+    true one; with standardised input it has reached it."""
+    import keras
+
+    assert wn.BN_MOMENTUM == pytest.approx(0.9)
+    rng = np.random.default_rng(3)
+    x = (0.04 * rng.normal(size=(64, 3**7, 1))).astype(np.float32)
+    y = rng.integers(0, 2, 64)
+    ratios = {}
+    for label, stats in (("raw", None), ("standardised", wn.input_statistics(x))):
+        model = wn.compile_model(wn.m5(3**7, 2, width=4, input_stats=stats, seed=0))
+        assert model.get_layer("block1_bn").momentum == pytest.approx(wn.BN_MOMENTUM)
+        model.fit(x, y, epochs=6, batch_size=8, verbose=0, shuffle=False)  # 48 steps
+        conv = keras.Model(model.inputs, model.get_layer("block1_conv").output)
+        true_var = np.var(conv.predict(x, verbose=0), axis=(0, 1))
+        moving = np.asarray(model.get_layer("block1_bn").moving_variance)
+        ratios[label] = float(np.median(moving / true_var))
+    assert ratios["raw"] > 5 and ratios["standardised"] < 1.5, ratios
