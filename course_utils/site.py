@@ -333,11 +333,17 @@ def results_markdown(results_dir: str | Path | None, chapters: list[Chapter]) ->
             "chapter": acc["notebook"].map(lambda n: f"[{n[:2]}]({titles[n].docname}.ipynb)" if n in titles else n[:2]),
             "run": acc["dataset"] + ", " + acc["mode"],
         })
+        runs = compact["run"].unique()
+        same_run = ""
+        if len(runs) == 1:  # one dataset and mode for every row: say it once, keep the table narrow
+            compact = compact.drop(columns="run")
+            dataset, mode = runs[0].split(", ")
+            same_run = f" Every row comes from a {mode}-mode run on the {dataset} dataset."
         lines += [
             "## Accuracies",
             "",
             "Test accuracies in the form chapter 99 compares them, by task and evaluation protocol: "
-            + "; ".join(f"`{k}`: {v}" for k, v in results.PROTOCOLS.items()) + ".",
+            + "; ".join(f"`{k}`: {v}" for k, v in results.PROTOCOLS.items()) + "." + same_run,
             "",
             results.to_markdown(compact),
             "",

@@ -279,6 +279,16 @@ def test_results_page_has_accuracies_and_every_metric(executed, tmp_path):
     assert page.index("### 5. eda") < page.index("### 07_classical")  # in chapter order
 
 
+def test_results_page_names_a_single_run_once_instead_of_a_column(tmp_path):
+    for name, task in (("07_classical_baseline", "sex"), ("09_cnn_multiclass", "emotion")):
+        run = results.NotebookRun(name, dataset="synthetic", quick=False, results_dir=tmp_path)
+        run.record_accuracy(task, "svm", "random", 0.9)
+        run.save()
+    page = site.results_markdown(tmp_path, [])
+    assert "Every row comes from a full-mode run on the synthetic dataset." in page
+    assert "| task | protocol | model | accuracy (%) | chapter |\n" in page and "synthetic, full |" not in page
+
+
 def test_results_page_without_results_says_how_to_get_them(tmp_path):
     page = site.results_markdown(tmp_path / "none", [])
     assert "No results were recorded yet" in page and "make course QUICK=1" in page and "| metric" not in page
