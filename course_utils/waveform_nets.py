@@ -197,9 +197,9 @@ def _output(x, n_classes: int):
 
 
 #: Weight of the old value in batch normalisation's moving mean and variance (what prediction
-#: uses). Keras' default 0.99 forgets the moving variance's start of 1 only as 0.99^n: hundreds of
-#: steps, many epochs of a thousand clips. 0.9 (PyTorch's default, written there as 0.1) follows
-#: within a few dozen steps, as in ``emotion_net`` (chapter 16).
+#: uses). Keras' default 0.99 forgets the moving variance's start of 1 only as 0.99^n: about a
+#: thousand steps for raw waveforms (some 30 epochs of a thousand clips). 0.9 (PyTorch's default,
+#: written there as 0.1) follows within a few dozen steps, as in ``emotion_net`` (chapter 16).
 BN_MOMENTUM = 0.9
 
 
@@ -258,8 +258,8 @@ def m5(
     Conv1D ``width`` x 3 -> MaxPool -> Conv1D ``2 width`` x 3 -> MaxPool -> Conv1D ``4 width`` x 3
     -> MaxPool -> global average pooling -> Dense ``n_classes`` softmax; every convolution is
     followed by batch normalisation (momentum :data:`BN_MOMENTUM`) and ReLU ('same' padding, no
-    bias: batch normalisation has its own). The paper's M5 has ``width=128`` (about 0.5 million parameters) and an 80-sample
-    first kernel at 8 kHz (10 ms). Softmax output also for two classes, so that every model of
+    bias: batch normalisation has its own). The paper's M5 has ``width=128`` (about 0.5
+    million parameters) and an 80-sample first kernel at 8 kHz (10 ms). Softmax output also for two classes, so that every model of
     the chapter is compiled alike.
 
     ``input_stats``: the ``(mean, std)`` of the training signals (:func:`input_statistics`);
