@@ -40,12 +40,12 @@ quick mode), chapter 06's PNG tree (written from the images in a few seconds; pa
 chapter shows) and chapter 11's frozen VGG16 features (they depend on the VGG16 weights, which
 the notebook downloads or replaces by random ones).
 
-Cost of the ``binder`` profile on the 1440-clip offline corpus, measured once in a fresh
-virtual environment as Binder builds it (``binder/postBuild``, on a 2-core machine busy with
-other jobs): 11 cache files, 281 MB (268 MiB) on disk, next to the corpus's 492 MB; about
-9 CPU-minutes (the whole postBuild, corpus included, took 573 CPU-seconds), most of them in
-pyin's f0 tracks of the acoustic table (four fifths of the wall time), so about 5 minutes on
-two idle cores. :func:`warm` returns the seconds of each step. The largest step in memory is
+Cost of the ``binder`` profile on the 1440-clip offline corpus, measured in a fresh virtual
+environment as Binder builds it (``binder/postBuild`` on two otherwise idle cores): 11 cache
+files, 281 MB (268 MiB) on disk, next to the corpus's 492 MB, written in 186 s; the whole
+postBuild (corpus included) took 3 min 31 s and 400 CPU-seconds. Three quarters of the
+warm-up is pyin's f0 tracks of the acoustic table (142 s of the 186). :func:`warm` returns the
+seconds of each step. The largest step in memory is
 the full 256 x 256 images: about 1.3 GB at its peak in the main process (while the images are
 stacked, converted and written), next to about 0.5 GB per worker process (librosa loaded).
 ``n_jobs`` therefore defaults to at most 2 workers (:data:`MAX_JOBS`): a build container may
