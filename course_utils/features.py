@@ -91,11 +91,17 @@ def to_image(S_db: np.ndarray, size: tuple[int, int], db_range: float = 80.0) ->
     return img.astype(np.float32)
 
 
+def signal_image(y: np.ndarray, config: FeatureConfig = FeatureConfig()) -> np.ndarray:
+    """The recipe for a sound already loaded at ``config.sample_rate``: trim, fix length,
+    log-Mel, image. Shape (H, W). What :func:`clip_image` does after loading a file."""
+    y = audio.preprocess(y, config.sample_rate, config.duration, top_db=config.trim_top_db)
+    return to_image(log_mel(y, config.sample_rate, config), config.image_size, config.db_range)
+
+
 def clip_image(path: str | Path, config: FeatureConfig = FeatureConfig()) -> np.ndarray:
     """The full recipe for one file: load, trim, fix length, log-Mel, image. Shape (H, W)."""
-    y, sr = audio.load_audio(path, sr=config.sample_rate)
-    y = audio.preprocess(y, sr, config.duration, top_db=config.trim_top_db)
-    return to_image(log_mel(y, sr, config), config.image_size, config.db_range)
+    y, _ = audio.load_audio(path, sr=config.sample_rate)
+    return signal_image(y, config)
 
 
 def cache_path(meta: pd.DataFrame, config: FeatureConfig, dataset: str, cache_dir: str | Path | None = None) -> Path:

@@ -302,20 +302,19 @@ def decode_upload(name: str, content: bytes, sr: int | None = 22_050, min_second
 def image_featurizer(config) -> Callable[[np.ndarray, int], np.ndarray]:
     """The training clips' recipe for a sound already loaded: ``featurize(y, sr) -> image (H, W)``.
 
-    Trim the silence, centre in ``config.duration`` s, log-Mel, image: what
-    :func:`course_utils.features.clip_image` does after loading a file; then the pixels are
-    rounded to float16 and back, as :func:`course_utils.features.compute_images` stores and
-    returns them. A recorded clip so reaches a model as the very numbers its training images
-    were. ``config`` is the ``features.FeatureConfig`` of the model's images.
-    Taught in ``16_better_emotion_model``.
+    Trim the silence, centre in ``config.duration`` s, log-Mel, image
+    (:func:`course_utils.features.signal_image`, what ``features.clip_image`` does after
+    loading a file); then the pixels are rounded to float16 and back, as
+    :func:`course_utils.features.compute_images` stores and returns them. A recorded clip so
+    reaches a model as the very numbers its training images were. ``config`` is the
+    ``features.FeatureConfig`` of the model's images. Taught in ``16_better_emotion_model``.
     """
-    from course_utils import audio, features
+    from course_utils import features
 
     def featurize(y: np.ndarray, sr: int) -> np.ndarray:
         if sr != config.sample_rate:
             raise ValueError(f"the recipe works at {config.sample_rate} Hz, got a signal at {sr} Hz")
-        kept = audio.preprocess(y, sr, config.duration, top_db=config.trim_top_db)
-        image = features.to_image(features.log_mel(kept, sr, config), config.image_size, config.db_range)
+        image = features.signal_image(y, config)
         return image.astype(np.float16).astype(np.float32)  # the precision of the feature cache
 
     return featurize

@@ -43,6 +43,14 @@ def test_clip_image_puts_low_tones_low(clips):
     assert np.argmax(low.mean(axis=1)) < np.argmax(high.mean(axis=1))
 
 
+def test_signal_image_is_clip_image_after_loading(clips):
+    from course_utils import audio
+
+    cfg = FeatureConfig(image_size=(64, 48), duration=1.0)
+    y, _ = audio.load_audio(clips["path"][1], sr=cfg.sample_rate)
+    np.testing.assert_array_equal(features.signal_image(y, cfg), features.clip_image(clips["path"][1], cfg))
+
+
 def test_compute_images_caches_atomically(clips, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv(interactive.HEADLESS_ENV, "1")  # as in papermill's kernels: a text bar, no widget
     cfg = FeatureConfig(image_size=(32, 32), duration=1.0)
