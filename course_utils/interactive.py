@@ -116,16 +116,22 @@ def progress(iterable=None, **kwargs):
     return tqdm(iterable, **kwargs)
 
 
-def epoch_progress(epochs: int, desc: str = "training", metrics: Sequence[str] = ("loss", "val_accuracy")):
+def epoch_progress(epochs: int, desc: str = "training", metrics: Sequence[str] = ("loss", "val_accuracy"),
+                   callback_base: type | None = None):
     """A Keras callback that counts epochs in one :func:`progress` bar, with the last ``metrics``.
 
     ``model.fit(..., verbose=0, callbacks=[epoch_progress(40, "emotion")])``: one bar per
     training instead of Keras' lines per epoch (or nothing at all with ``verbose=0``); it
-    stops where early stopping stops. Uses Keras (imported when called).
+    stops where early stopping stops. ``callback_base``: the callback class to derive from,
+    ``keras.callbacks.Callback`` (imported when called) by default; ``tf_keras.callbacks.Callback``
+    for the TensorFlow Probability models of ``15_uncertainty``.
     """
-    import keras
+    if callback_base is None:
+        import keras
 
-    class EpochProgress(keras.callbacks.Callback):
+        callback_base = keras.callbacks.Callback
+
+    class EpochProgress(callback_base):
         def __init__(self):
             super().__init__()
             self.bar = None

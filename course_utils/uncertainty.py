@@ -238,10 +238,9 @@ def fit_bayes(model, train: tuple, val: tuple, epochs: int, *, batch_size: int =
     desc = progress if isinstance(progress, str) else f"training {model.name}"
     shown = tuple(dict.fromkeys(("loss", monitor)))
 
-    class Log(tf_keras.callbacks.Callback):  # epoch times, the KL term, and the progress bar
+    class Log(tf_keras.callbacks.Callback):  # epoch times and the KL term
         def on_train_begin(self, logs=None):
             self.seconds, self.kl = [], []
-            self.bar = interactive.progress(total=int(epochs), desc=desc, unit="epoch", disable=not progress)
 
         def on_epoch_begin(self, epoch, logs=None):
             self._start = time.perf_counter()
@@ -249,17 +248,14 @@ def fit_bayes(model, train: tuple, val: tuple, epochs: int, *, batch_size: int =
         def on_epoch_end(self, epoch, logs=None):
             self.seconds.append(time.perf_counter() - self._start)
             self.kl.append(kl_term(self.model))
-            self.bar.set_postfix({m: f"{float(logs[m]):.3f}" for m in shown if m in (logs or {})}, refresh=False)
-            self.bar.update(1)
-
-        def on_train_end(self, logs=None):
-            self.bar.close()
 
     log = Log()
     mode = "min" if "loss" in monitor else "max"
     stopper = tf_keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, restore_best_weights=True,
                                                patience=epochs if patience is None else int(patience))
-    history = model.fit(ds, validation_data=val_ds, epochs=int(epochs), verbose=verbose, callbacks=[log, stopper])
+    bar = ([interactive.epoch_progress(epochs, desc, metrics=shown, callback_base=tf_keras.callbacks.Callback)]
+           if progress else [])
+    history = model.fit(ds, validation_data=val_ds, epochs=int(epochs), verbose=verbose, callbacks=[log, stopper, *bar])
     df = pd.DataFrame(history.history)
     df = df[[c for c in ("loss", "accuracy", "nll", "val_loss", "val_accuracy", "val_nll") if c in df]]
     df.insert(0, "epoch", np.arange(1, len(df) + 1))
