@@ -387,7 +387,7 @@ def run_experiment(
                              mixup_alpha=mixup_alpha if variant.mixup else None, max_batches=max_batches)
     val_ds = eval_dataset(images[split.val], labels[split.val], n_classes, batch_size)
     added = [name for name, used in (("SpecAugment", variant.spec_augment), ("mixup", variant.mixup)) if used]
-    desc = " + ".join(["compact CNN", *added]) + f", {_short_name(split)}"
+    desc = " + ".join(["compact CNN", *added]) + f", {splits.short_name(split)}"
     history = training.fit(model, train_ds, val_ds, epochs, seed=seed, patience=patience, progress=progress and desc)
     scores = training.evaluate(model, images[split.test], labels[split.test], class_names, batch_size=batch_size)
     result = {"history": history, "scores": scores, "parameters": count_parameters(model), "epochs_run": len(history),
@@ -401,10 +401,6 @@ def run_experiment(
     result["seconds"] = time.perf_counter() - t0
     return result
 
-
-def _short_name(split) -> str:
-    """A split's name up to its details: ``"fold 2"``, ``"actors held out"``, ``"stratified random"``."""
-    return str(getattr(split, "name", "split")).split(":")[0].split(" (")[0]
 
 
 def summarise_folds(fold_results: list[dict], folds: list[splits.Split], meta: pd.DataFrame) -> pd.DataFrame:

@@ -45,7 +45,7 @@ from matplotlib.ticker import MaxNLocator
 from scipy.stats import binomtest
 from sklearn.metrics import confusion_matrix
 
-from course_utils import features, metadata, models, training, transfer
+from course_utils import features, metadata, models, splits, training, transfer
 
 #: The study's four tasks, in the order the course uses everywhere.
 TASKS = ("sex", "statement", "actor", "emotion")
@@ -346,8 +346,7 @@ def experiment(
     model = compile_network(model, heads, loss_weights)
     initial = initial_losses(model, val_ds, heads)
     start = time.perf_counter()
-    split_name = str(getattr(split, "name", "split")).split(" (")[0]
-    desc = f"{name} ({', '.join(heads)}), {split_name}"
+    desc = f"{name} ({', '.join(heads)}), {splits.short_name(split)}"
     history = training.fit(model, train_ds, val_ds, int(epochs), seed=seed, patience=patience, monitor="val_loss",
                            progress=progress and desc)
     seconds = time.perf_counter() - start

@@ -41,6 +41,13 @@ class Split:
         return labels
 
 
+def short_name(split) -> str:
+    """A split's name up to its details, for progress bars and labels: ``"stratified random"``,
+    ``"actors held out"``, ``"by repetition"``, ``"fold 2"`` (``"split"`` for an object without
+    a name)."""
+    return str(getattr(split, "name", "split")).split(":")[0].split(" (")[0]
+
+
 def _strata(meta: pd.DataFrame, columns: tuple[str, ...]) -> pd.Series:
     return meta[list(columns)].astype(str).agg("-".join, axis=1)
 

@@ -66,3 +66,10 @@ def test_field_split_by_repetition(meta):
         splits.field_split(meta, "colour", 1)
     with pytest.raises(ValueError, match="no rows"):
         splits.field_split(meta, "repetition", 3)
+
+
+def test_short_name_drops_the_details(meta):
+    assert splits.short_name(splits.stratified_split(meta, seed=0)) == "stratified random"
+    assert splits.short_name(splits.actor_holdout_split(meta, seed=0)) == "actors held out"
+    assert splits.short_name(splits.Split(np.arange(2), np.arange(1), np.arange(1), name="fold 2: val [1], test [3]")) == "fold 2"
+    assert splits.short_name(object()) == "split"
