@@ -15,7 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils import interactive, runner
+from course_utils import interactive, runner, seeds
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = runner.list_notebooks(ROOT / "notebooks")
@@ -28,13 +28,8 @@ CELL_TIMEOUT = 600
 def course_build(tmp_path_factory, synthetic_root):
     """A build folder of its own, so that the tests never touch the project's build/."""
     build = tmp_path_factory.mktemp("build")
-    old = os.environ.get("COURSE_BUILD_DIR")
-    os.environ["COURSE_BUILD_DIR"] = str(build)
-    yield build
-    if old is None:
-        os.environ.pop("COURSE_BUILD_DIR")
-    else:
-        os.environ["COURSE_BUILD_DIR"] = old
+    with seeds.build_dir(build):
+        yield build
 
 
 def _nbval(notebook: Path) -> subprocess.CompletedProcess:

@@ -30,7 +30,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from course_utils import cli, results, runner, site
+from course_utils import cli, results, runner, seeds, site
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "build" / "site-screenshots"
@@ -512,19 +512,11 @@ def built_site(tmp_path_factory, request):
         _needs(str(err), False)
     request.getfixturevalue("synthetic_root")  # the offline corpus, only once the tools are there
     build = tmp_path_factory.mktemp("site-build")
-    old = os.environ.get("COURSE_BUILD_DIR")
-    os.environ["COURSE_BUILD_DIR"] = str(build)
-    try:
+    with seeds.build_dir(build):
         for name in ("00_getting_the_data", "03_spectrogram"):
             runner.run_notebook(ROOT / "notebooks" / f"{name}.ipynb", build / "executed",
                                 {"dataset": "synthetic", "quick": True}, progress=False, timeout=600)
-        out = site.build_site(build / "executed", build / "site", results_dir=build / "results")
-    finally:
-        if old is None:
-            os.environ.pop("COURSE_BUILD_DIR")
-        else:
-            os.environ["COURSE_BUILD_DIR"] = old
-    return out
+        return site.build_site(build / "executed", build / "site", results_dir=build / "results")
 
 
 @pytest.fixture(scope="module")
