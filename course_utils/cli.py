@@ -31,7 +31,7 @@ import argparse
 import time
 from pathlib import Path
 
-from course_utils import datasets, download, metadata, paths, results, runner, seeds, site
+from course_utils import datasets, download, metadata, paths, results, runner, seeds, site, summary
 
 
 def _get_data(args: argparse.Namespace) -> int:
@@ -61,7 +61,7 @@ def _run_notebooks(args: argparse.Namespace) -> int:
 
 
 def _results(args: argparse.Namespace) -> int:
-    out = results.write_results_markdown(args.output)
+    out = summary.write_results_markdown(args.output)
     print(f"Wrote {out}")
     return 0
 

@@ -6,6 +6,10 @@ One accuracy hides everything a teacher wants to see. Given a confusion matrix :
 (rows: true class, columns: predicted class, :math:`C_{ij}` = clips of class *i* predicted as
 *j*; ``training.evaluate(...)["confusion"]``, sklearn's ``confusion_matrix``):
 
+- :func:`summary_scores`: accuracy, **unweighted average recall** (UAR, the mean of the
+  per-class recalls, sklearn's balanced accuracy) and **macro-F1** (the mean of the per-class
+  F1): the field's numbers for an unbalanced test set (RAVDESS has half as many neutral clips);
+  :func:`label_scores` gives the same from true and predicted labels;
 - :func:`per_class_table`: precision :math:`C_{cc} / \\sum_i C_{ic}`, recall
   :math:`C_{cc} / \\sum_j C_{cj}`, their harmonic mean F1, and the support of every class;
   :func:`plot_per_class` draws precision and recall side by side;
@@ -85,6 +89,50 @@ def per_class_table(cm, class_names: Sequence[str]) -> pd.DataFrame:
         index=pd.Index([str(c) for c in class_names], name="class"),
     )
     return table[PER_CLASS_COLUMNS]
+
+
+SCORE_NAMES = ("accuracy", "uar", "macro_f1")
+
+
+def summary_scores(cm) -> dict[str, float]:
+    """Accuracy, unweighted average recall and macro-F1 of a confusion matrix (rows = true class).
+
+    - ``accuracy`` = trace / total: every clip weighs the same, so a large class weighs more;
+    - ``uar`` (unweighted average recall, sklearn's ``balanced_accuracy_score``): the mean of
+      the recalls of the classes present in the test set, so every *class* weighs the same;
+      chance is 1 / K whatever the class sizes;
+    - ``macro_f1``: the mean F1 = 2 TP / (support + predicted) over the classes that occur in
+      the test set or among the predictions (sklearn's ``f1_score(average="macro")``).
+
+    Taught in ``07_classical_baseline``; every emotion chapter records all three.
+    """
+    cm = np.asarray(cm, dtype=float)
+    if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.sum() <= 0:
+        raise ValueError(f"need a square confusion matrix with at least one clip, got shape {cm.shape}")
+    correct = np.diag(cm)
+    support, predicted = cm.sum(axis=1), cm.sum(axis=0)
+    present = support > 0
+    occurs = present | (predicted > 0)
+    return {
+        "accuracy": float(correct.sum() / cm.sum()),
+        "uar": float(np.mean(correct[present] / support[present])),
+        "macro_f1": float(np.mean(2 * correct[occurs] / (support[occurs] + predicted[occurs]))),
+    }
+
+
+def label_scores(y_true, y_pred) -> dict[str, float]:
+    """:func:`summary_scores` from true and predicted labels (any hashable labels).
+
+    Taught in ``07_classical_baseline``.
+    """
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if y_true.shape != y_pred.shape or y_true.size == 0:
+        raise ValueError(f"need as many predictions as labels (at least one), got {y_true.shape} and {y_pred.shape}")
+    labels = np.unique(np.concatenate([y_true, y_pred]))
+    index = {label: k for k, label in enumerate(labels)}
+    cm = np.zeros((len(labels), len(labels)))
+    np.add.at(cm, ([index[v] for v in y_true], [index[v] for v in y_pred]), 1)
+    return summary_scores(cm)
 
 
 def plot_per_class(

@@ -13,9 +13,8 @@ module holds what a modern small network does instead, each piece a thin wrapper
 - :func:`mixup_batch` and :func:`train_dataset`: mixup (Zhang et al., 2018) on batches of
   (image, one-hot label) pairs, as a seeded ``tf.data`` map;
 - :func:`compile_model`: Adam and categorical cross-entropy on one-hot (or mixed) labels;
-- :func:`actor_folds`: K-fold cross-validation over whole actors (every fold's test actors
-  half male, half female; validation actors taken from the training actors), and
-  :func:`parts_by_actor` to check that no actor is in two parts;
+- the actor folds (:func:`course_utils.splits.actor_folds`, which chapter 07's baseline shares):
+  :func:`parts_by_actor` checks that no actor is in two parts, :func:`fold_table` lists them;
 - :func:`run_experiment`: build, train (``training.fit``, early stopping), evaluate;
 - figures: :func:`plot_beta`, :func:`plot_mixup_pair`, :func:`plot_folds`,
   :func:`plot_protocols`.
@@ -245,38 +244,6 @@ def eval_dataset(images: np.ndarray, labels: np.ndarray, n_classes: int = N_EMOT
 # --------------------------------------------------------------------------------------------
 # Actor-held-out cross-validation
 # --------------------------------------------------------------------------------------------
-
-
-def actor_folds(meta: pd.DataFrame, n_folds: int = 6, *, seed: int = 0) -> list[splits.Split]:
-    """K-fold cross-validation over whole actors: every actor is tested exactly once.
-
-    Male (odd ids) and female actors are shuffled separately with ``seed`` and dealt into
-    ``n_folds`` groups each (``np.array_split``); test group ``k`` = male group ``k`` +
-    female group ``k``, so every test group holds both sexes (24 actors, 6 folds: 2 + 2).
-    Validation actors are taken from the training actors: the test group of the next fold
-    (``k + 1`` modulo ``n_folds``), so validation is sex-balanced too and every actor
-    validates exactly once. The rest train. Needs ``n_folds >= 3`` (test, validation and
-    training groups) and at least ``n_folds`` actors of each sex.
-    Taught in ``16_better_emotion_model``.
-    """
-    if n_folds < 3:
-        raise ValueError(f"n_folds must be >= 3 (a test, a validation and a training group), got {n_folds}")
-    actors = np.array(sorted(int(a) for a in meta["actor"].unique()))
-    rng = np.random.default_rng(seed)
-    male, female = rng.permutation(actors[actors % 2 == 1]), rng.permutation(actors[actors % 2 == 0])
-    if min(len(male), len(female)) < n_folds:
-        raise ValueError(f"{len(male)} male and {len(female)} female actors are too few for {n_folds} sex-balanced folds")
-    groups = [sorted(int(a) for a in np.concatenate([m, f]))
-              for m, f in zip(np.array_split(male, n_folds), np.array_split(female, n_folds))]
-    a = meta["actor"].to_numpy()
-    folds = []
-    for k in range(n_folds):
-        test_actors, val_actors = groups[k], groups[(k + 1) % n_folds]
-        test = np.flatnonzero(np.isin(a, test_actors))
-        val = np.flatnonzero(np.isin(a, val_actors))
-        train = np.flatnonzero(~np.isin(a, test_actors + val_actors))
-        folds.append(splits.Split(train, val, test, name=f"fold {k + 1}: val {val_actors}, test {test_actors}"))
-    return folds
 
 
 def parts_by_actor(meta: pd.DataFrame, split: splits.Split) -> dict[str, set[int]]:

@@ -34,12 +34,18 @@ COLUMNS = ["notebook", "metric", "value", "dataset", "mode", "seconds", "written
 PROTOCOLS = {
     "random": "stratified random 70 / 15 / 15 % split (the study's): every actor in train and test",
     "actors": "whole actors held out: test voices never heard in training",
+    "actor_folds": "cross-validation over whole actors (chapter 16's folds): the mean over the folds, every actor "
+                   "tested once by a model that never heard it",
     "repetition": "second takes held out (actor id): same voices, unseen recordings",
     "statement": "one sentence held out (actor id): same voices, unseen words",
 }
 #: Tasks of :meth:`NotebookRun.record_accuracy` (the study's four).
 TASKS = ("sex", "statement", "actor", "emotion")
-ACCURACY_COLUMNS = ["notebook", "task", "model", "protocol", "accuracy", "split", "dataset", "mode"]
+#: Optional scores beside the accuracy (:meth:`NotebookRun.record_accuracy`): unweighted average
+#: recall and macro-F1 (:func:`course_utils.diagnosis.summary_scores`), and for a mean over
+#: folds the standard deviations across folds and the number of folds.
+EXTRA_SCORES = ("uar", "macro_f1", "accuracy_std", "uar_std", "n_folds")
+ACCURACY_COLUMNS = ["notebook", "task", "model", "protocol", "accuracy", *EXTRA_SCORES, "split", "dataset", "mode"]
 
 
 def write_json_atomic(path: str | Path, payload: dict) -> Path:
@@ -75,13 +81,19 @@ class NotebookRun:
                 raise ValueError(f"metric {name!r} must be a finite number, got {value!r}")
             self.metrics[name] = float(value)
 
-    def record_accuracy(self, task: str, model: str, protocol: str, accuracy: float, *, split: str = "test") -> None:
+    def record_accuracy(self, task: str, model: str, protocol: str, accuracy: float, *, split: str = "test",
+                        uar: float | None = None, macro_f1: float | None = None, accuracy_std: float | None = None,
+                        uar_std: float | None = None, n_folds: int | None = None) -> None:
         """Record one classifier's accuracy in the form ``99_results`` compares across chapters.
 
         ``task``: one of :data:`TASKS`; ``model``: a short name (``"cnn"``, ``"svm"``,
         ``"vgg16"`` ...); ``protocol``: a key of :data:`PROTOCOLS`; ``accuracy``: a fraction in
-        [0, 1]; ``split``: ``"test"`` (default) or ``"validation"``. It is also recorded as the plain
-        metric ``<task>_<model>_<protocol>_accuracy`` (``_val_accuracy`` for validation).
+        [0, 1]; ``split``: ``"test"`` (default) or ``"validation"``. Optional, beside it
+        (:data:`EXTRA_SCORES`): ``uar`` and ``macro_f1`` (fractions; every emotion chapter
+        gives them, since neutral has half as many clips), and for a mean over folds
+        ``accuracy_std``, ``uar_std`` (standard deviations across folds) and ``n_folds``.
+        Each is also recorded as a plain metric ``<task>_<model>_<protocol>_<score>``
+        (``_val_<score>`` for validation). :meth:`record_scores` takes them from a dict.
         """
         if task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {task!r}")
@@ -91,15 +103,32 @@ class NotebookRun:
             raise ValueError(f"split must be 'test' or 'validation', got {split!r}")
         if not model or not str(model).replace("_", "").replace("-", "").isalnum():
             raise ValueError(f"model must be a short name of letters, digits, '_' or '-', got {model!r}")
-        suffix = "accuracy" if split == "test" else "val_accuracy"
-        name = f"{task}_{model}_{protocol}_{suffix}"
-        self.record(**{name: accuracy})
-        if not 0.0 <= accuracy <= 1.0:
-            del self.metrics[name]
-            raise ValueError(f"accuracy must be a fraction in [0, 1], got {accuracy!r}")
-        row = {"task": task, "model": str(model), "protocol": protocol, "accuracy": float(accuracy), "split": split}
+        scores = {"accuracy": accuracy, "uar": uar, "macro_f1": macro_f1, "accuracy_std": accuracy_std,
+                  "uar_std": uar_std, "n_folds": n_folds}
+        scores = {k: v for k, v in scores.items() if v is not None}
+        for name, value in scores.items():
+            if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, got {value!r}")
+            if name != "n_folds" and not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be a fraction in [0, 1], got {value!r}")
+        if "n_folds" in scores and (scores["n_folds"] < 1 or float(scores["n_folds"]) != int(scores["n_folds"])):
+            raise ValueError(f"n_folds must be a whole number >= 1, got {n_folds!r}")
+        prefix = f"{task}_{model}_{protocol}_" + ("" if split == "test" else "val_")
+        self.record(**{prefix + name: value for name, value in scores.items()})
+        row = {"task": task, "model": str(model), "protocol": protocol, **{k: float(v) for k, v in scores.items()},
+               "split": split}
         self.accuracies = [a for a in self.accuracies if (a["task"], a["model"], a["protocol"], a["split"])
                            != (task, row["model"], protocol, split)] + [row]
+
+    def record_scores(self, task: str, model: str, protocol: str, scores, *, split: str = "test") -> None:
+        """:meth:`record_accuracy` from a dict of scores: ``training.evaluate(...)``,
+        :func:`course_utils.diagnosis.summary_scores` or :func:`fold_mean` (its keys
+        ``accuracy`` and any of :data:`EXTRA_SCORES`; other keys are ignored).
+        Taught in ``07_classical_baseline``."""
+        if "accuracy" not in scores:
+            raise ValueError(f"scores need an 'accuracy', got keys {sorted(scores)}")
+        extra = {k: scores[k] for k in EXTRA_SCORES if k in scores and scores[k] is not None}
+        self.record_accuracy(task, model, protocol, scores["accuracy"], split=split, **extra)
 
     @property
     def path(self) -> Path:
@@ -119,6 +148,29 @@ class NotebookRun:
             "accuracies": self.accuracies,
         }
         return write_json_atomic(self.path, payload)
+
+
+def fold_mean(fold_scores) -> dict[str, float]:
+    """The mean of per-fold scores (dicts with ``accuracy`` and optionally ``uar``, ``macro_f1``),
+    with the standard deviations across folds (``accuracy_std``, ``uar_std``; 0 for one fold)
+    and ``n_folds``: what :meth:`NotebookRun.record_scores` records for the ``actor_folds``
+    protocol. Taught in ``16_better_emotion_model``."""
+    fold_scores = list(fold_scores)
+    if not fold_scores:
+        raise ValueError("no folds to average. Fix: run at least one fold.")
+    out: dict[str, float] = {}
+    for name in ("accuracy", "uar", "macro_f1"):
+        values = [float(f[name]) for f in fold_scores if name in f]
+        if len(values) == len(fold_scores):
+            out[name] = float(sum(values) / len(values))
+            if name != "macro_f1":
+                mean = out[name]
+                var = sum((v - mean) ** 2 for v in values) / (len(values) - 1) if len(values) > 1 else 0.0
+                out[f"{name}_std"] = math.sqrt(var)
+    if "accuracy" not in out:
+        raise ValueError("every fold needs an 'accuracy'")
+    out["n_folds"] = len(fold_scores)
+    return out
 
 
 def load_results(results_dir: str | Path | None = None) -> pd.DataFrame:
@@ -146,6 +198,8 @@ def load_accuracies(results_dir: str | Path | None = None) -> pd.DataFrame:
             data = json.loads(path.read_text())
             for acc in data.get("accuracies", []):
                 rows.append({"notebook": data["notebook"], "dataset": data["dataset"], "mode": data["mode"], **acc})
+                if "accuracy" not in acc:
+                    raise KeyError("accuracy")
         except (json.JSONDecodeError, KeyError, AttributeError, TypeError) as err:
             raise ValueError(f"results file {path} is damaged ({err}). Fix: delete it and rerun its notebook.") from err
     return pd.DataFrame(rows, columns=ACCURACY_COLUMNS)
@@ -166,22 +220,3 @@ def to_markdown(table: pd.DataFrame) -> str:
     rule = "|" + "|".join("---" for _ in table.columns) + "|"
     body = ["| " + " | ".join(fmt(v) for v in row) + " |" for row in table.itertuples(index=False)]
     return "\n".join([header, rule, *body])
-
-
-def write_results_markdown(output: str | Path, results_dir: str | Path | None = None) -> Path:
-    """Write ``build/results.md``: every metric the notebooks recorded, in one table."""
-    table = load_results(results_dir)
-    if table.empty:
-        raise FileNotFoundError(
-            f"No results in {results_dir or paths.results_dir()}. Fix: run the notebooks first (make course)."
-        )
-    stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    datasets = ", ".join(sorted(table["dataset"].unique()))
-    text = (
-        "# Course results\n\n"
-        f"Gathered {stamp} from {table['notebook'].nunique()} notebook(s); dataset(s): {datasets}.\n"
-        "`seconds` is the notebook's run time; `mode` is quick (small, fast run) or full.\n\n"
-        + to_markdown(table)
-        + "\n"
-    )
-    return write_text_atomic(output, text)

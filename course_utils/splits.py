@@ -10,6 +10,9 @@ Taught in ``06_preprocessing``.
   emotion and sex recognition on voices the model has never heard.
 - :func:`field_split`: split by a metadata field, e.g. by repetition for actor id, so that the
   same actor is in every part but the test recordings are new takes.
+- :func:`actor_folds`: K-fold cross-validation over whole actors (sex-balanced test and
+  validation groups, every actor tested once): chapter 16's protocol, on which chapter 07's
+  baseline runs too, so that the two are compared on the same folds.
 """
 
 from __future__ import annotations
@@ -132,3 +135,36 @@ def field_split(meta: pd.DataFrame, field: str, test_value, *, val_fraction: flo
     rest = np.flatnonzero(values != test_value)
     train, val = _split_off(rest, round(val_fraction * len(meta)), meta, [("actor", "emotion"), ("actor",), ()], seed)
     return Split(train, val, test, name=f"by {field} (test: {field} = {test_value})")
+
+
+def actor_folds(meta: pd.DataFrame, n_folds: int = 6, *, seed: int = 0) -> list[Split]:
+    """K-fold cross-validation over whole actors: every actor is tested exactly once.
+
+    Male (odd ids) and female actors are shuffled separately with ``seed`` and dealt into
+    ``n_folds`` groups each (``np.array_split``); test group ``k`` = male group ``k`` +
+    female group ``k``, so every test group holds both sexes (24 actors, 6 folds: 2 + 2).
+    Validation actors are taken from the training actors: the test group of the next fold
+    (``k + 1`` modulo ``n_folds``), so validation is sex-balanced too and every actor
+    validates exactly once. The rest train. Needs ``n_folds >= 3`` (test, validation and
+    training groups) and at least ``n_folds`` actors of each sex.
+    Taught in ``16_better_emotion_model``; chapter 07 runs the classical baseline on the same
+    folds.
+    """
+    if n_folds < 3:
+        raise ValueError(f"n_folds must be >= 3 (a test, a validation and a training group), got {n_folds}")
+    actors = np.array(sorted(int(a) for a in meta["actor"].unique()))
+    rng = np.random.default_rng(seed)
+    male, female = rng.permutation(actors[actors % 2 == 1]), rng.permutation(actors[actors % 2 == 0])
+    if min(len(male), len(female)) < n_folds:
+        raise ValueError(f"{len(male)} male and {len(female)} female actors are too few for {n_folds} sex-balanced folds")
+    groups = [sorted(int(a) for a in np.concatenate([m, f]))
+              for m, f in zip(np.array_split(male, n_folds), np.array_split(female, n_folds))]
+    a = meta["actor"].to_numpy()
+    folds = []
+    for k in range(n_folds):
+        test_actors, val_actors = groups[k], groups[(k + 1) % n_folds]
+        test = np.flatnonzero(np.isin(a, test_actors))
+        val = np.flatnonzero(np.isin(a, val_actors))
+        train = np.flatnonzero(~np.isin(a, test_actors + val_actors))
+        folds.append(Split(train, val, test, name=f"fold {k + 1}: val {val_actors}, test {test_actors}"))
+    return folds

@@ -12,16 +12,25 @@ reads them back. This module puts them next to
 
 and says where the rows came from (dataset and mode), so that a quick-mode smoke test or the
 synthetic corpus is never mistaken for a result on real speech.
+
+:func:`headline_table` keeps one row per task and protocol: the best model beside the best
+baseline, the study and chance (emotion is ranked by unweighted average recall, since neutral has
+half as many clips as the other emotions); :func:`write_results_markdown` puts it at the top of
+``build/results.md``, above every recorded metric.
 """
 
 from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from course_utils import study
+from course_utils import paths, results, study
+from course_utils.atomic import write_text_atomic
 from course_utils.results import PROTOCOLS, TASKS
 
 #: The notebook whose classifiers are the baseline, and their model names.
@@ -60,7 +69,8 @@ def comparison_table(accuracies: pd.DataFrame) -> pd.DataFrame:
     """One row per recorded accuracy with the baseline, the study and chance beside it.
 
     ``accuracies``: :func:`course_utils.results.load_accuracies`. Adds ``baseline`` (best 07
-    classifier, same task, protocol and dataset; NaN where 07 has not run so), ``vs_baseline``,
+    classifier, same task, protocol and dataset; NaN where 07 has not run so), ``baseline_uar``
+    (the best 07 unweighted average recall there, where recorded), ``vs_baseline``,
     ``study_model``, ``study`` (the study's accuracy for the same task and model family, on the
     random split only; NaN otherwise), ``vs_study`` and ``chance``. Sorted by task, protocol,
     notebook, model. Validation accuracies are kept and marked in ``split``.
@@ -78,6 +88,8 @@ def comparison_table(accuracies: pd.DataFrame) -> pd.DataFrame:
         for t, m, p in zip(acc["task"], acc["study_model"], acc["protocol"])
     ]
     acc["vs_study"] = acc["accuracy"] - acc["study"]
+    base_uar = base.dropna(subset=["uar"]).groupby(["task", "protocol", "dataset"])["uar"].max()
+    acc["baseline_uar"] = [base_uar.get(k, np.nan) for k in keys]
     acc["chance"] = acc["task"].map(study.CHANCE)
     acc["task"] = pd.Categorical(acc["task"], TASKS, ordered=True)
     acc["protocol"] = pd.Categorical(acc["protocol"], PROTOCOL_ORDER, ordered=True)
@@ -95,6 +107,107 @@ def best_per_task(table: pd.DataFrame, protocol: str = "random", split: str = "t
     idx = sub.groupby("task")["accuracy"].idxmax()
     order = [t for t in TASKS if t in set(sub["task"])]
     return sub.loc[idx].set_index("task").loc[order].reset_index()
+
+
+def primary_score(task: str) -> str:
+    """The score that ranks models of ``task``: ``"uar"`` for emotion (classes of unequal size:
+    neutral has half as many clips), ``"accuracy"`` for the balanced tasks. Taught in ``99_results``."""
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    return "uar" if task == "emotion" else "accuracy"
+
+
+#: Columns of :func:`headline_table`.
+HEADLINE_COLUMNS = ["task", "protocol", "best model", "notebook", "mode", "accuracy", "uar", "macro_f1",
+                    "baseline model", "baseline accuracy", "baseline uar", "study", "chance"]
+
+
+def _best_row(rows: pd.DataFrame, score: str) -> pd.Series | None:
+    """The row with the highest ``score`` (accuracy where a row lacks it)."""
+    if rows.empty:
+        return None
+    ranking = rows[score].fillna(rows["accuracy"]) if score in rows else rows["accuracy"]
+    return rows.loc[ranking.astype(float).idxmax()]
+
+
+def headline_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The best model per task and protocol, next to the best baseline, the study and chance.
+
+    ``table``: :func:`comparison_table` (test rows of one dataset). For each task and protocol
+    with at least one course model: the best model by :func:`primary_score` (its notebook and
+    mode, accuracy, UAR and macro-F1 where recorded), the best classical baseline of chapter 07
+    under the same protocol (NaN where 07 did not run it), the study's best test accuracy for the
+    task (random split only: the study used no other) and chance. One row per (task, protocol),
+    in the order of :data:`~course_utils.results.TASKS` and :data:`PROTOCOL_ORDER`.
+    Taught in ``99_results``.
+    """
+    test = table[table["split"] == "test"]
+    st = study.results_table()
+    study_best = st[st["measured_on"] == "test"].groupby("task")["accuracy"].max()
+    rows = []
+    for task in TASKS:
+        score = primary_score(task)
+        for protocol in PROTOCOL_ORDER:
+            part = test[(test["task"] == task) & (test["protocol"] == protocol)]
+            base = part[(part["notebook"] == BASELINE_NOTEBOOK) & part["model"].isin(BASELINE_MODELS)]
+            best = _best_row(part[part["notebook"] != BASELINE_NOTEBOOK], score)
+            if best is None:
+                continue
+            b = _best_row(base, score)
+            rows.append({
+                "task": task, "protocol": protocol, "best model": best["model"], "notebook": best["notebook"],
+                "mode": best["mode"], "accuracy": best["accuracy"], "uar": best.get("uar", np.nan),
+                "macro_f1": best.get("macro_f1", np.nan),
+                "baseline model": b["model"] if b is not None else "-",
+                "baseline accuracy": b["accuracy"] if b is not None else np.nan,
+                "baseline uar": b.get("uar", np.nan) if b is not None else np.nan,
+                "study": study_best.get(task, np.nan) if protocol == "random" else np.nan,
+                "chance": study.CHANCE[task],
+            })
+    return pd.DataFrame(rows, columns=HEADLINE_COLUMNS)
+
+
+def _percent_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Fractions as percentages with one decimal, NaN as '-' (for Markdown)."""
+    out = table.copy()
+    for column in out.columns:
+        if out[column].dtype.kind == "f" and column != "n_folds":
+            out[column] = [("-" if pd.isna(v) else f"{100 * v:.1f}") for v in out[column]]
+    return out
+
+
+def write_results_markdown(output: str | Path, results_dir: str | Path | None = None) -> Path:
+    """Write ``build/results.md``: the headline table (:func:`headline_table`, in percent) of
+    every dataset that has results, then every metric the notebooks recorded, in one table.
+    Taught in ``99_results``; ``make course`` ends with it."""
+    table = results.load_results(results_dir)
+    if table.empty:
+        raise FileNotFoundError(
+            f"No results in {results_dir or paths.results_dir()}. Fix: run the notebooks first (make course)."
+        )
+    stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    datasets = sorted(table["dataset"].unique())
+    parts = [
+        "# Course results\n",
+        f"Gathered {stamp} from {table['notebook'].nunique()} notebook(s); dataset(s): {', '.join(datasets)}.\n",
+    ]
+    comparison = comparison_table(results.load_accuracies(results_dir))
+    for dataset in datasets:
+        head = headline_table(comparison[comparison["dataset"] == dataset])
+        if head.empty:
+            continue
+        parts.append(f"## Headline: the best model per task and protocol ({dataset} data)\n")
+        parts.append("Accuracy, unweighted average recall (uar: the mean recall over classes) and macro-F1 in percent; "
+                     "emotion is ranked by uar. `baseline`: the better of chapter 07's SVM and logistic regression under "
+                     "the same protocol; `study`: the study's best test accuracy (random split only); protocols: "
+                     + "; ".join(f"`{k}`: {v}" for k, v in PROTOCOLS.items()) + ".\n")
+        notes = provenance(table[table["dataset"] == dataset].drop_duplicates("notebook"))
+        parts.extend(f"- {note}" for note in notes)
+        parts.append(("\n" if notes else "") + results.to_markdown(_percent_table(head)) + "\n")
+    parts.append("## Every recorded metric\n")
+    parts.append("`seconds` is the notebook's run time; `mode` is quick (small, fast run) or full.\n")
+    parts.append(results.to_markdown(table))
+    return write_text_atomic(output, "\n".join(parts) + "\n")
 
 
 def provenance(runs: pd.DataFrame) -> list[str]:

@@ -25,7 +25,7 @@ import seaborn as sns
 import tensorflow as tf
 from sklearn.metrics import classification_report, confusion_matrix
 
-from course_utils import interactive
+from course_utils import diagnosis, interactive
 
 
 class _EpochTimer(keras.callbacks.Callback):
@@ -155,7 +155,9 @@ def evaluate(model: keras.Model, images: np.ndarray, labels, class_names, batch_
     Returns a dict with ``accuracy`` (float), ``report`` (sklearn's ``classification_report``
     as a DataFrame: precision, recall, F1 and support per class, plus the averages),
     ``confusion`` (sklearn ``confusion_matrix``, rows = true class, columns = predicted,
-    in the order of ``class_names``), ``predictions`` (N,) and ``probabilities`` (N, n_classes).
+    in the order of ``class_names``), ``uar`` and ``macro_f1`` (unweighted average recall and
+    macro-F1: :func:`course_utils.diagnosis.summary_scores`), ``predictions`` (N,) and
+    ``probabilities`` (N, n_classes).
     Taught in ``08_cnn_binary``.
     """
     labels = np.asarray(labels).astype(int).reshape(-1)
@@ -169,10 +171,14 @@ def evaluate(model: keras.Model, images: np.ndarray, labels, class_names, batch_
         labels, pred, labels=ids, target_names=class_names, output_dict=True, zero_division=0
     )
     report_df = pd.DataFrame({k: v for k, v in report.items() if isinstance(v, dict)}).T
+    cm = confusion_matrix(labels, pred, labels=ids)
+    scores = diagnosis.summary_scores(cm)
     return {
         "accuracy": float(np.mean(pred == labels)),
+        "uar": scores["uar"],
+        "macro_f1": scores["macro_f1"],
         "report": report_df,
-        "confusion": confusion_matrix(labels, pred, labels=ids),
+        "confusion": cm,
         "predictions": pred,
         "probabilities": proba,
     }

@@ -217,3 +217,23 @@ def test_overfitting_summary_without_best_epoch_and_errors():
         diagnosis.overfitting_summary(h.drop(columns="val_loss"))
     with pytest.raises(ValueError, match="no epochs"):
         diagnosis.overfitting_summary(h.iloc[:0])
+
+
+def test_summary_scores_match_sklearn():
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
+
+    rng = np.random.default_rng(0)
+    truth = np.r_[np.zeros(10, int), np.ones(30, int), np.full(20, 2)]
+    pred = np.where(rng.random(60) < 0.6, truth, rng.integers(0, 4, 60))  # class 3 only predicted
+    got = diagnosis.label_scores(truth, pred)
+    assert got["accuracy"] == pytest.approx(accuracy_score(truth, pred))
+    assert got["uar"] == pytest.approx(balanced_accuracy_score(truth, pred))
+    assert got["macro_f1"] == pytest.approx(f1_score(truth, pred, average="macro"))
+    # UAR weighs every class alike: always predicting the big class scores 1/K, accuracy does not
+    majority = diagnosis.label_scores(truth, np.ones(60, int))
+    assert majority["accuracy"] == pytest.approx(0.5) and majority["uar"] == pytest.approx(1 / 3)
+    assert diagnosis.label_scores(["a", "b"], ["a", "b"]) == {"accuracy": 1.0, "uar": 1.0, "macro_f1": 1.0}
+    with pytest.raises(ValueError, match="square confusion matrix"):
+        diagnosis.summary_scores(np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="as many predictions"):
+        diagnosis.label_scores([1, 2], [1])

@@ -22,7 +22,7 @@ def _meta(n_actors: int = 24, clips: int = 4) -> pd.DataFrame:
 
 def test_actor_folds_test_every_actor_once_and_share_no_actor():
     meta = _meta()
-    folds = en.actor_folds(meta, 6, seed=3)
+    folds = splits.actor_folds(meta, 6, seed=3)
     assert len(folds) == 6
     tested = []
     for split in folds:
@@ -43,14 +43,14 @@ def test_actor_folds_test_every_actor_once_and_share_no_actor():
 
 def test_actor_folds_are_seeded_and_refuse_too_few_actors():
     meta = _meta()
-    a = [f.test.tolist() for f in en.actor_folds(meta, 6, seed=0)]
-    assert a == [f.test.tolist() for f in en.actor_folds(meta, 6, seed=0)]
-    assert a != [f.test.tolist() for f in en.actor_folds(meta, 6, seed=1)]
-    assert len(en.actor_folds(_meta(6), 3)) == 3  # the quick subset: 3 male, 3 female
+    a = [f.test.tolist() for f in splits.actor_folds(meta, 6, seed=0)]
+    assert a == [f.test.tolist() for f in splits.actor_folds(meta, 6, seed=0)]
+    assert a != [f.test.tolist() for f in splits.actor_folds(meta, 6, seed=1)]
+    assert len(splits.actor_folds(_meta(6), 3)) == 3  # the quick subset: 3 male, 3 female
     with pytest.raises(ValueError, match="n_folds"):
-        en.actor_folds(meta, 2)
+        splits.actor_folds(meta, 2)
     with pytest.raises(ValueError, match="too few"):
-        en.actor_folds(_meta(2), 3)
+        splits.actor_folds(_meta(2), 3)
 
 
 def test_fold_table_counts_shared_actors():
@@ -172,7 +172,7 @@ def test_run_experiment_trains_tests_and_summarises_folds(monkeypatch, capsys):
     y = np.tile(np.arange(4), 12)
     x = rng.random((48, 8, 8)).astype("float32") * 0.3
     x[np.arange(48), y * 2, :] += 0.7  # class = brightest band pair: learnable
-    folds = en.actor_folds(meta, 3, seed=0)
+    folds = splits.actor_folds(meta, 3, seed=0)
     res = [en.run_experiment(x, y, f, list("abcd"), epochs=2, patience=1, batch_size=8, filters=(4,), mask_width=2,
                              n_masks=1, mixup_alpha=0.4, seed=0) for f in folds[:2]]
     r = res[0]
@@ -206,7 +206,7 @@ def test_run_experiment_keeps_its_model_on_request():
     meta = _meta(6, 8)
     y = np.tile(np.arange(4), 12)
     x = rng.random((48, 8, 8)).astype("float32")
-    split = en.actor_folds(meta, 3, seed=0)[0]
+    split = splits.actor_folds(meta, 3, seed=0)[0]
     kw = dict(epochs=1, patience=None, batch_size=8, filters=(4,), mask_width=2, n_masks=1, seed=0)
     kept = en.run_experiment(x, y, split, list("abcd"), keep_model=True, **kw)
     proba = training.predict_proba(kept["model"], x[split.test])

@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pytest
 
 from course_utils import results
@@ -17,11 +18,9 @@ def test_run_save_load_and_markdown(tmp_path):
     table = results.load_results(tmp_path)
     assert list(table["notebook"]) == ["00_getting_the_data"] + ["08_cnn_binary"] * 5
     assert table.loc[table["metric"] == "clips", "value"].item() == 1440
-    out = results.write_results_markdown(tmp_path / "results.md", tmp_path)
-    text = out.read_text()
+    text = results.to_markdown(table)
     assert "| notebook | metric | value | dataset | mode | seconds | written |" in text
     assert "| 08_cnn_binary | sex_test_accuracy | 0.97 | synthetic | quick |" in text
-    assert "dataset(s): ravdess, synthetic" in text
     assert "| samples | 175704 |" in text and "| alias_hz | 14100.5 |" in text and "| err | 2.7e-08 |" in text
 
 
@@ -40,8 +39,6 @@ def test_dataset_must_be_resolved(tmp_path):
 
 
 def test_damaged_and_missing_results(tmp_path):
-    with pytest.raises(FileNotFoundError, match="make course"):
-        results.write_results_markdown(tmp_path / "r.md", tmp_path)
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(ValueError, match="bad.json.*delete it"):
         results.load_results(tmp_path)
@@ -91,3 +88,35 @@ def test_load_accuracies_names_a_damaged_file(tmp_path):
     (tmp_path / "bad.json").write_text('{"notebook": "x", "accuracies": [{"task": "sex"}]}')
     with pytest.raises(ValueError, match="bad.json"):
         results.load_accuracies(tmp_path)
+
+
+def test_record_scores_keeps_uar_macro_f1_and_fold_spread(tmp_path):
+    run = results.NotebookRun("16_x", dataset="synthetic", quick=False, results_dir=tmp_path)
+    run.record_scores("emotion", "cnn", "random", {"accuracy": 0.6, "uar": 0.55, "macro_f1": 0.5, "confusion": [[1]]})
+    folds = results.fold_mean([{"accuracy": 0.5, "uar": 0.4, "macro_f1": 0.3}, {"accuracy": 0.7, "uar": 0.6, "macro_f1": 0.5}])
+    assert folds["n_folds"] == 2 and folds["accuracy"] == pytest.approx(0.6) and folds["uar"] == pytest.approx(0.5)
+    assert folds["accuracy_std"] == pytest.approx(0.1414, abs=1e-4) and folds["macro_f1"] == pytest.approx(0.4)
+    run.record_scores("emotion", "cnn", "actor_folds", folds)
+    run.save()
+    acc = results.load_accuracies(tmp_path).set_index("protocol")
+    assert acc.loc["random", "uar"] == 0.55 and acc.loc["random", "macro_f1"] == 0.5 and np.isnan(acc.loc["random", "n_folds"])
+    assert acc.loc["actor_folds", "n_folds"] == 2 and acc.loc["actor_folds", "uar_std"] == pytest.approx(0.1414, abs=1e-4)
+    assert run.metrics["emotion_cnn_actor_folds_uar"] == pytest.approx(0.5)
+    assert run.metrics["emotion_cnn_random_macro_f1"] == 0.5
+    one = results.fold_mean([{"accuracy": 0.5}])
+    assert one == {"accuracy": 0.5, "accuracy_std": 0.0, "n_folds": 1}
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"uar": 1.5}, "uar must be a fraction"), ({"macro_f1": float("nan")}, "macro_f1 must be a finite"),
+    ({"n_folds": 0}, "n_folds must be a whole number"), ({"n_folds": 2.5}, "n_folds must be a whole number"),
+])
+def test_record_accuracy_refuses_bad_extra_scores(tmp_path, kwargs, match):
+    run = results.NotebookRun("x", dataset="synthetic", quick=False, results_dir=tmp_path)
+    with pytest.raises(ValueError, match=match):
+        run.record_accuracy("emotion", "cnn", "random", 0.5, **kwargs)
+    assert not run.metrics and not run.accuracies
+    with pytest.raises(ValueError, match="need an 'accuracy'"):
+        run.record_scores("emotion", "cnn", "random", {"uar": 0.5})
+    with pytest.raises(ValueError, match="no folds"):
+        results.fold_mean([])

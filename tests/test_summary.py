@@ -91,3 +91,44 @@ def test_plots(results_dir):
     ax = summary.plot_run_times(runs)
     assert "total" in ax.get_title() and ax.get_xlabel() == "run time (minutes)"
     plt.close("all")
+
+
+def test_headline_ranks_emotion_by_uar_and_sets_the_baseline_of_the_same_protocol(tmp_path):
+    _write(tmp_path, "07_classical_baseline", "ravdess", "full", [
+        ("emotion", "svm", "random", 0.80, {"uar": 0.78}), ("emotion", "logreg", "random", 0.75, {"uar": 0.79}),
+        ("emotion", "svm", "actor_folds", 0.45, {"uar": 0.44, "accuracy_std": 0.02, "n_folds": 6}),
+        ("sex", "svm", "actors", 0.9)])
+    _write(tmp_path, "16_better_emotion_model", "ravdess", "full", [
+        ("emotion", "compact_bn", "random", 0.70, {"uar": 0.60}), ("emotion", "compact_bn_plain", "random", 0.68, {"uar": 0.66}),
+        ("emotion", "compact_bn", "actor_folds", 0.55, {"uar": 0.54, "n_folds": 6})])
+    _write(tmp_path, "08_cnn_binary", "ravdess", "full", [("sex", "cnn", "random", 0.97), ("sex", "cnn", "actors", 0.93)])
+    table = summary.comparison_table(results.load_accuracies(tmp_path))
+    head = summary.headline_table(table).set_index(["task", "protocol"])
+    assert list(head.columns) == summary.HEADLINE_COLUMNS[2:]
+    emo = head.loc[("emotion", "random")]
+    assert emo["best model"] == "compact_bn_plain"  # ranked by uar (0.66 > 0.60), not by accuracy
+    assert emo["baseline model"] == "logreg" and emo["baseline uar"] == 0.79 and emo["baseline accuracy"] == 0.75
+    assert emo["study"] == pytest.approx(0.4398)  # its best: the augmented CNN and emo["chance"] == 0.125
+    folds = head.loc[("emotion", "actor_folds")]
+    assert folds["baseline model"] == "svm" and folds["baseline uar"] == 0.44 and np.isnan(folds["study"])
+    assert head.loc[("sex", "random"), "baseline model"] == "-" and np.isnan(head.loc[("sex", "random"), "baseline accuracy"])
+    assert head.loc[("sex", "actors"), "baseline accuracy"] == 0.9 and head.loc[("sex", "random"), "study"] == pytest.approx(0.9722)
+    assert ("statement", "random") not in head.index  # no course model: no row
+    assert summary.primary_score("emotion") == "uar" and summary.primary_score("sex") == "accuracy"
+    with pytest.raises(ValueError, match="task must be"):
+        summary.primary_score("mood")
+    out = summary.write_results_markdown(tmp_path / "results.md", tmp_path)
+    text = out.read_text()
+    assert text.index("## Headline") < text.index("## Every recorded metric")
+    assert "| emotion | random | compact_bn_plain | 16_better_emotion_model | full | 68.0 | 66.0 | - | logreg | 75.0 | 79.0 | 44.0 | 12.5 |" in text
+    assert "| 08_cnn_binary | sex_cnn_random_accuracy | 0.97 | ravdess | full |" in text
+
+
+def test_write_results_markdown_needs_results(tmp_path):
+    with pytest.raises(FileNotFoundError, match="make course"):
+        summary.write_results_markdown(tmp_path / "r.md", tmp_path)
+    run = results.NotebookRun("00_getting_the_data", dataset="synthetic", quick=True, results_dir=tmp_path)
+    run.record(clips=1440)
+    run.save()
+    text = summary.write_results_markdown(tmp_path / "r.md", tmp_path).read_text()
+    assert "## Headline" not in text and "| 00_getting_the_data | clips | 1440 | synthetic | quick |" in text
