@@ -32,7 +32,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from course_utils import audio, paths
+from course_utils import audio, diagnosis, paths, results
 from course_utils.atomic import atomic_path
 
 #: Number of MFCCs.
@@ -259,22 +259,46 @@ def make_model(kind: str = "svm", C: float = 10.0, seed: int = 0) -> Pipeline:
 
 
 def fit_select(X: np.ndarray, labels: np.ndarray, split, kind: str = "svm",
-               c_grid: Sequence[float] = (0.1, 1.0, 10.0, 100.0), seed: int = 0) -> dict:
+               c_grid: Sequence[float] = (0.1, 1.0, 10.0, 100.0), seed: int = 0, select: str = "accuracy") -> dict:
     """Fit one model per C on ``split.train``, keep the best on ``split.val``, score it once on
     ``split.test``.
 
-    Returns a dict: ``C``, ``val`` and ``test`` accuracy, the fitted ``model`` and the test
-    predictions ``pred``. Ties keep the smaller C (the stronger regularisation). Taught in
+    ``select``: the validation score that picks C, ``"accuracy"`` or ``"uar"`` (unweighted
+    average recall: every class weighs the same). Returns a dict: ``C``, ``val`` (that
+    validation score) and ``test`` accuracy, ``scores`` (test accuracy, UAR and macro-F1:
+    :func:`course_utils.diagnosis.label_scores`), the fitted ``model`` and the test predictions
+    ``pred``. Ties keep the smaller C (the stronger regularisation). Taught in
     ``07_classical_baseline``.
     """
+    if select not in ("accuracy", "uar"):
+        raise ValueError(f"select must be 'accuracy' or 'uar', got {select!r}")
     X, labels = np.asarray(X), np.asarray(labels)
     best = None
     for C in c_grid:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)  # lbfgs notes on tiny quick-mode sets
             model = make_model(kind, C, seed).fit(X[split.train], labels[split.train])
-        val = float(np.mean(model.predict(X[split.val]) == labels[split.val]))
+        val = diagnosis.label_scores(labels[split.val], model.predict(X[split.val]))[select]
         if best is None or val > best["val"]:
             best = {"C": C, "val": val, "model": model}
     pred = best["model"].predict(X[split.test])
-    return {**best, "test": float(np.mean(pred == labels[split.test])), "pred": pred}
+    scores = diagnosis.label_scores(labels[split.test], pred)
+    return {**best, "test": scores["accuracy"], "scores": scores, "pred": pred}
+
+
+def fit_folds(X: np.ndarray, labels: np.ndarray, folds: Sequence, kind: str = "svm",
+              c_grid: Sequence[float] = (0.1, 1.0, 10.0, 100.0), seed: int = 0, select: str = "accuracy") -> dict:
+    """:func:`fit_select` on every fold of a cross-validation (``splits.actor_folds``).
+
+    Returns ``per_fold`` (a DataFrame: C, accuracy, uar, macro_f1 and test clips per fold),
+    ``mean`` (:func:`course_utils.results.fold_mean`: the means, the standard deviations across
+    folds and ``n_folds``) and ``pred`` (each fold's test predictions). The same folds as
+    chapter 16, so that the baseline and the network are compared on the same test voices.
+    Taught in ``07_classical_baseline``.
+    """
+    if not len(folds):
+        raise ValueError("no folds given. Fix: folds = splits.actor_folds(meta, n_folds, seed=seed)")
+    fits = [fit_select(X, labels, split, kind, c_grid=c_grid, seed=seed, select=select) for split in folds]
+    per_fold = pd.DataFrame([{"fold": k, "C": f["C"], **f["scores"], "test clips": len(split.test)}
+                             for k, (f, split) in enumerate(zip(fits, folds), start=1)]).set_index("fold")
+    return {"per_fold": per_fold, "mean": results.fold_mean([f["scores"] for f in fits]), "pred": [f["pred"] for f in fits]}

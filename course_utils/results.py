@@ -72,6 +72,7 @@ class NotebookRun:
         self.results_dir = Path(results_dir) if results_dir is not None else paths.results_dir()
         self.metrics: dict[str, float] = {}
         self.accuracies: list[dict] = []
+        self.claims: list[dict] = []
         self._t0 = time.perf_counter()
 
     def record(self, **metrics: float) -> None:
@@ -123,12 +124,32 @@ class NotebookRun:
     def record_scores(self, task: str, model: str, protocol: str, scores, *, split: str = "test") -> None:
         """:meth:`record_accuracy` from a dict of scores: ``training.evaluate(...)``,
         :func:`course_utils.diagnosis.summary_scores` or :func:`fold_mean` (its keys
-        ``accuracy`` and any of :data:`EXTRA_SCORES`; other keys are ignored).
+        ``accuracy`` and any of :data:`EXTRA_SCORES`; an extra score that is None or NaN counts
+        as not measured; other keys are ignored).
         Taught in ``07_classical_baseline``."""
         if "accuracy" not in scores:
             raise ValueError(f"scores need an 'accuracy', got keys {sorted(scores)}")
-        extra = {k: scores[k] for k in EXTRA_SCORES if k in scores and scores[k] is not None}
+        extra = {k: scores[k] for k in EXTRA_SCORES
+                 if k in scores and scores[k] is not None and not (isinstance(scores[k], float) and math.isnan(scores[k]))}
         self.record_accuracy(task, model, protocol, scores["accuracy"], split=split, **extra)
+
+    def say(self, phrase: str, **args) -> str:
+        """A judging sentence from :data:`course_utils.phrases.PHRASES`, kept as a *claim*.
+
+        ``run.say("compare", a=cnn, b=svm, a_name="the CNN", b_name="the SVM")`` returns the
+        phrase's sentence and saves ``{"phrase", "args", "text"}`` with the run's results, so
+        that the tests can check every generated claim against the recorded metrics
+        (:func:`check_claims`): record the numbers a claim uses (``run.record``,
+        ``record_accuracy``) in the same run. Taught in ``07_classical_baseline``.
+        """
+        from course_utils import phrases  # phrases -> spectrum: kept out of the results layer's import time
+
+        if phrase not in phrases.PHRASES:
+            raise ValueError(f"unknown phrase {phrase!r}; choose from {sorted(phrases.PHRASES)}")
+        args = {k: (list(map(float, v)) if isinstance(v, (list, tuple)) else v) for k, v in args.items()}
+        text = phrases.PHRASES[phrase](**args)
+        self.claims.append({"phrase": phrase, "args": args, "text": text})
+        return text
 
     @property
     def path(self) -> Path:
@@ -146,6 +167,7 @@ class NotebookRun:
             "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "metrics": self.metrics,
             "accuracies": self.accuracies,
+            "claims": self.claims,
         }
         return write_json_atomic(self.path, payload)
 
@@ -171,6 +193,41 @@ def fold_mean(fold_scores) -> dict[str, float]:
         raise ValueError("every fold needs an 'accuracy'")
     out["n_folds"] = len(fold_scores)
     return out
+
+
+#: Claim arguments that are constants, not measurements (chance levels, clip counts, names).
+_CONSTANT_ARGS = {"chance", "n", "n_per_fold", "se", "digits", "a_name", "b_name"}
+
+
+def check_claims(path: str | Path) -> list[str]:
+    """Problems with the generated claims of one results file (an empty list: all hold).
+
+    For every claim saved by :meth:`NotebookRun.say`: the phrase, applied again to its
+    arguments, must give the saved text (the words follow the numbers), and every measured
+    number among its arguments (all but :data:`_CONSTANT_ARGS`) must be one of the run's
+    recorded metrics or one of the study's published figures (:mod:`course_utils.study`): the
+    words are about what was recorded. Taught in ``99_results``.
+    """
+    from course_utils import phrases
+
+    from course_utils import study
+
+    data = json.loads(Path(path).read_text())
+    published = study.results_table()["accuracy"].tolist() + list(study.CHANCE.values())  # the study's figures
+    recorded = [float(v) for v in data.get("metrics", {}).values()] + [float(v) for v in published]
+    problems = []
+    for claim in data.get("claims", []):
+        phrase, args, text = claim["phrase"], claim["args"], claim["text"]
+        again = phrases.PHRASES[phrase](**args)
+        if again != text:
+            problems.append(f"{phrase}: saved {text!r} but its numbers say {again!r}")
+        for name, value in args.items():
+            if name in _CONSTANT_ARGS:
+                continue
+            for v in (value if isinstance(value, list) else [value]):
+                if not any(math.isclose(float(v), r, rel_tol=1e-9, abs_tol=1e-12) for r in recorded):
+                    problems.append(f"{phrase}: {name}={v!r} in {text!r} is not a recorded metric of {data['notebook']}")
+    return problems
 
 
 def load_results(results_dir: str | Path | None = None) -> pd.DataFrame:

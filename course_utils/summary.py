@@ -33,9 +33,10 @@ from course_utils import paths, results, study
 from course_utils.atomic import write_text_atomic
 from course_utils.results import PROTOCOLS, TASKS
 
-#: The notebook whose classifiers are the baseline, and their model names.
+#: The notebook whose classifiers are the baseline, and their model names (on the course's clip
+#: statistics, on eGeMAPS, and on both combined).
 BASELINE_NOTEBOOK = "07_classical_baseline"
-BASELINE_MODELS = ("svm", "logreg")
+BASELINE_MODELS = ("svm", "logreg", "svm_egemaps", "logreg_egemaps", "svm_combined", "logreg_combined")
 
 #: Order of the protocols in tables and figures.
 PROTOCOL_ORDER = tuple(PROTOCOLS)

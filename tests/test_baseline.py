@@ -246,3 +246,29 @@ def test_fit_select_picks_c_on_validation_and_scores_test_once():
     assert noisy["test"] < 0.7  # a shuffled label is not learnt
     with pytest.raises(ValueError, match="kind"):
         baseline.make_model("tree")
+
+
+def test_fit_select_reports_uar_and_can_choose_c_by_it():
+    x, meta = _planted()
+    labels = meta["sex"].to_numpy()
+    split = SimpleNamespace(train=np.arange(0, 120, 3), val=np.arange(1, 120, 3), test=np.arange(2, 120, 3))
+    svm = baseline.fit_select(x, labels, split, "svm", c_grid=(0.01, 1.0, 10.0), seed=0, select="uar")
+    assert set(svm["scores"]) == {"accuracy", "uar", "macro_f1"} and svm["scores"]["accuracy"] == svm["test"]
+    truth = labels[split.test]
+    assert svm["scores"]["uar"] == pytest.approx(np.mean([np.mean(svm["pred"][truth == c] == c) for c in np.unique(truth)]))
+    with pytest.raises(ValueError, match="select"):
+        baseline.fit_select(x, labels, split, "svm", select="f1")
+
+
+def test_fit_folds_scores_every_fold_and_averages():
+    x, meta = _planted()
+    labels = meta["sex"].to_numpy()
+    folds = [SimpleNamespace(train=np.arange(k, 120, 3), val=np.arange((k + 1) % 3, 120, 3), test=np.arange((k + 2) % 3, 120, 3))
+             for k in range(3)]
+    out = baseline.fit_folds(x, labels, folds, "logreg", c_grid=(1.0, 10.0), seed=0)
+    assert list(out["per_fold"].index) == [1, 2, 3] and len(out["pred"]) == 3
+    assert out["mean"]["n_folds"] == 3
+    assert out["mean"]["accuracy"] == pytest.approx(out["per_fold"]["accuracy"].mean())
+    assert out["mean"]["uar_std"] == pytest.approx(out["per_fold"]["uar"].std(ddof=1))
+    with pytest.raises(ValueError, match="no folds"):
+        baseline.fit_folds(x, labels, [], "svm")

@@ -120,3 +120,22 @@ def test_record_accuracy_refuses_bad_extra_scores(tmp_path, kwargs, match):
         run.record_scores("emotion", "cnn", "random", {"uar": 0.5})
     with pytest.raises(ValueError, match="no folds"):
         results.fold_mean([])
+
+
+def test_claims_are_saved_and_checked_against_the_metrics(tmp_path):
+    run = results.NotebookRun("07_x", dataset="synthetic", quick=False, results_dir=tmp_path)
+    run.record_accuracy("emotion", "svm", "random", 0.8)
+    run.record(cnn=0.6)
+    text = run.say("compare", a=0.6, b=0.8, a_name="the CNN", b_name="the SVM")
+    assert text == "the CNN (60.0 %) is behind the SVM (80.0 %) by 20.0 percentage points"
+    assert run.say("versus_chance", acc=0.8, chance=0.125, n=216).startswith("far above chance")
+    path = run.save()
+    assert results.check_claims(path) == []
+    data = json.loads(path.read_text())
+    data["claims"][0]["text"] = text.replace("behind", "ahead of")  # words that no longer follow the numbers
+    data["claims"][1]["args"]["acc"] = 0.81  # a number that was never recorded
+    path.write_text(json.dumps(data))
+    problems = results.check_claims(path)
+    assert len(problems) == 2 and "its numbers say" in problems[0] and "acc=0.81" in problems[1]
+    with pytest.raises(ValueError, match="unknown phrase"):
+        run.say("boast", a=1)

@@ -1,0 +1,217 @@
+"""eGeMAPS: the field's standard acoustic parameter set for affect, through openSMILE.
+
+Taught in ``07_classical_baseline``, beside the course's own clip statistics
+(:mod:`course_utils.baseline`).
+
+eGeMAPS, the *extended Geneva Minimalistic Acoustic Parameter Set* (Eyben, Scherer, Schuller,
+Sundberg, André, Busso, Devillers, Epps, Laukka, Narayanan, Truong: "The Geneva Minimalistic
+Acoustic Parameter Set (GeMAPS) for Voice Research and Affective Computing", IEEE Transactions
+on Affective Computing 7(2), 190-202, 2016, https://doi.org/10.1109/TAFFC.2015.2457417), is a
+small set of voice parameters chosen by experts for what they say about emotion and their
+physiological meaning, not a large brute-force feature set. Each clip becomes 88 numbers:
+functionals (means, coefficients of variation, percentiles, slopes, ...) over the clip of 25
+low-level descriptors measured every 10 ms:
+
+- frequency: pitch (f0 in semitones from 27.5 Hz), jitter, formants F1-F3 and their bandwidths;
+- energy and amplitude: loudness, shimmer, harmonics-to-noise ratio (HNR);
+- spectral balance: alpha ratio, Hammarberg index, spectral slopes 0-500 and 500-1500 Hz,
+  H1-H2, H1-A3, formant amplitudes, spectral flux, MFCC 1-4;
+- plus temporal features: rate of loudness peaks, voiced and unvoiced segments per second and
+  their lengths, and the equivalent sound level.
+
+The numbers come from audEERING's ``opensmile`` package (version 2.6.0, feature set
+``eGeMAPSv02``), whose wheel ships the SMILExtract library, so it runs offline. Clips are read
+with :func:`course_utils.audio.load_audio` at 16 kHz (the rate eGeMAPS is usually computed at),
+and the feature matrix is cached on disk like the course's other features (:func:`cached`).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+import zipfile
+import zlib
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from course_utils import audio, paths
+from course_utils.atomic import atomic_path
+
+#: opensmile's name of the feature set.
+FEATURE_SET = "eGeMAPSv02"
+#: Number of eGeMAPS functionals per clip.
+N_FEATURES = 88
+#: The sample rate clips are read at (Hz).
+SAMPLE_RATE = 16_000
+#: The shortest signal eGeMAPS measures: one 60 ms pitch frame (s).
+MIN_SECONDS = 0.06
+#: Bump when the recipe changes, so that old cache files are not reused.
+EGEMAPS_VERSION = 1
+
+_INT16_MAX = 32767 / 32768  # opensmile hands the binary 16-bit samples: y * 32768 as int16
+
+
+@lru_cache(maxsize=1)
+def _smile():
+    """One openSMILE extractor per process (building it reads the config: about 0.3 s)."""
+    import opensmile  # imported here: ``import course_utils`` stays light
+
+    return opensmile.Smile(feature_set=opensmile.FeatureSet[FEATURE_SET], feature_level=opensmile.FeatureLevel.Functionals)
+
+
+def _opensmile_version() -> str:
+    import opensmile
+
+    return opensmile.__version__
+
+
+def feature_names() -> list[str]:
+    """The 88 column names of eGeMAPS, in order, as openSMILE's feature set names them.
+
+    For example ``F0semitoneFrom27.5Hz_sma3nz_amean`` (mean pitch in semitones over voiced
+    frames), ``loudness_sma3_amean``, ``jitterLocal_sma3nz_amean``,
+    ``HNRdBACF_sma3nz_amean``, ``equivalentSoundLevel_dBp``. Taught in ``07_classical_baseline``.
+    """
+    return list(_smile().feature_names)
+
+
+def clip_features(y: np.ndarray, sr: int) -> np.ndarray:
+    """One loaded signal -> its 88 eGeMAPS values (float32, in the order of :func:`feature_names`).
+
+    ``y`` is a mono signal (1-D) in [-1, 1] at ``sr`` Hz, at least :data:`MIN_SECONDS` long.
+    openSMILE reads 16-bit samples, so values beyond the 16-bit range are clipped. Raises a
+    ``ValueError`` that says what is wrong for an empty, too short, silent (nothing above one
+    16-bit step) or non-finite (NaN, inf) signal. Taught in ``07_classical_baseline``.
+    """
+    y = np.asarray(y, dtype=np.float32)
+    if y.ndim != 1:
+        raise ValueError(f"clip_features needs a mono signal (1-D), got shape {y.shape}. Fix: load with mono=True.")
+    if not (isinstance(sr, (int, np.integer)) and sr > 0):
+        raise ValueError(f"sr must be a positive whole number of samples per second, got {sr!r}")
+    if y.size == 0:
+        raise ValueError("the signal is empty (0 samples): eGeMAPS needs sound. Fix: check the file or the trimming.")
+    bad = int(np.count_nonzero(~np.isfinite(y)))
+    if bad:
+        raise ValueError(f"the signal has {bad} non-finite samples (NaN or inf) of {y.size}. Fix: check the processing that made it.")
+    if y.size < MIN_SECONDS * sr:
+        raise ValueError(
+            f"the signal is too short for eGeMAPS: {y.size / sr * 1000:.0f} ms, it needs at least "
+            f"{MIN_SECONDS * 1000:.0f} ms (one pitch frame)."
+        )
+    if np.max(np.abs(y)) < 1 / 32768:
+        raise ValueError("the signal is silent (no sample reaches one 16-bit step): eGeMAPS would be all zeros.")
+    y = np.clip(y, -1.0, _INT16_MAX)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "Segment too short": checked above and below
+        values = _smile().process_signal(y, int(sr)).to_numpy(dtype=np.float32)[0]
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"openSMILE returned {int(np.count_nonzero(~np.isfinite(values)))} non-finite eGeMAPS values.")
+    return values
+
+
+def _features_of(path: str, sr: int) -> np.ndarray:
+    y, file_sr = audio.load_audio(path, sr=sr)  # names the file if it cannot be read
+    try:
+        return clip_features(y, file_sr)
+    except ValueError as err:
+        raise ValueError(f"eGeMAPS of {path} failed: {err}") from err
+
+
+def extract(meta: pd.DataFrame, sr: int = SAMPLE_RATE, progress: bool = True, n_jobs: int | None = None) -> np.ndarray:
+    """The eGeMAPS matrix of a metadata table: one row per row of ``meta`` (column ``path``).
+
+    Each file is read with :func:`course_utils.audio.load_audio` (mono, resampled to ``sr``)
+    and measured with :func:`clip_features`; a file that fails raises a ``ValueError`` naming
+    it. ``n_jobs`` processes share the files (default: the number of CPUs; 1 = in this
+    process), with the course's progress bar (``progress``). Returns float32 of shape
+    ``(len(meta), 88)``. Taught in ``07_classical_baseline``.
+    """
+    if "path" not in meta.columns:
+        raise KeyError("meta has no 'path' column. Fix: build it with course_utils.metadata.build_metadata(root).")
+    files = [str(p) for p in meta["path"]]
+    if not files:
+        return np.zeros((0, N_FEATURES), dtype=np.float32)
+    n_jobs = (os.cpu_count() or 1) if n_jobs is None else n_jobs
+    n_jobs = max(1, min(int(n_jobs), len(files) // 16 or 1))
+    from course_utils import interactive
+
+    bar = interactive.progress(total=len(files), desc="eGeMAPS", unit="file", disable=not progress)
+    try:
+        rows = []
+        if n_jobs == 1:
+            for p in files:
+                rows.append(_features_of(p, sr))
+                bar.update()
+        else:
+            from joblib import Parallel, delayed
+
+            gen = Parallel(n_jobs=n_jobs, return_as="generator", batch_size=16)(delayed(_features_of)(p, sr) for p in files)
+            for row in gen:
+                rows.append(row)
+                bar.update()
+    finally:
+        bar.close()
+    return np.stack(rows).astype(np.float32)
+
+
+def cache_path(meta: pd.DataFrame, *, dataset: str, sr: int = SAMPLE_RATE, cache_dir: str | Path | None = None) -> Path:
+    """Where :func:`cached` keeps the eGeMAPS of these files.
+
+    The name holds the dataset, the rate and a fingerprint of the file list (names, sizes,
+    modification times: :func:`course_utils.paths.files_fingerprint`) and of the recipe
+    (feature set, opensmile version, rate, :data:`EGEMAPS_VERSION`), so another subset, a
+    replaced file or another setting gets its own entry. Taught in ``07_classical_baseline``.
+    """
+    cache_dir = Path(cache_dir) if cache_dir is not None else paths.cache_dir()
+    key = paths.files_fingerprint(meta["path"], FEATURE_SET, _opensmile_version(), int(sr), EGEMAPS_VERSION)
+    return cache_dir / f"egemaps-{dataset}-{int(sr)}hz-{key}-{len(meta)}.npz"
+
+
+def _read_cache(target: Path, names: np.ndarray) -> np.ndarray | None:
+    """The cached matrix, or None when the file is missing, for other files, or damaged
+    (damage is reported in one line; the caller computes the features again)."""
+    if not target.exists():
+        return None
+    try:
+        with np.load(target, allow_pickle=False) as cached:
+            filenames, X = cached["filenames"], cached["features"]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+        print(f"The eGeMAPS cache {target} is damaged ({type(err).__name__}: {err}); computing it again.", flush=True)
+        return None
+    if not np.array_equal(filenames, names):
+        return None
+    if X.shape != (len(names), N_FEATURES) or not np.all(np.isfinite(X)):
+        print(f"The eGeMAPS cache {target} is damaged (features of shape {X.shape}, or not finite); computing it again.",
+              flush=True)
+        return None
+    return X.astype(np.float32)
+
+
+def cached(
+    meta: pd.DataFrame,
+    *,
+    dataset: str,
+    cache_dir: str | Path | None = None,
+    n_jobs: int | None = None,
+    sr: int = SAMPLE_RATE,
+    progress: bool = True,
+) -> np.ndarray:
+    """:func:`extract` of ``meta``, cached on disk: array ``(len(meta), 88)``, float32.
+
+    Read from the cache file (:func:`cache_path`, under ``paths.cache_dir()`` unless
+    ``cache_dir`` is given) when it holds exactly these files; otherwise computed and written
+    atomically (a temporary file, then a rename). A damaged cache file is computed again,
+    with a one-line message. Taught in ``07_classical_baseline``.
+    """
+    target = cache_path(meta, dataset=dataset, sr=sr, cache_dir=cache_dir)
+    names = np.array([Path(p).name for p in meta["path"]])
+    X = _read_cache(target, names)
+    if X is not None:
+        return X
+    X = extract(meta, sr=sr, progress=progress, n_jobs=n_jobs)
+    with atomic_path(target) as tmp:
+        np.savez(tmp, features=X, filenames=names)
+    return X
