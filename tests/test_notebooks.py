@@ -15,7 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils import interactive, runner, seeds
+from course_utils import interactive, results, runner, seeds
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = runner.list_notebooks(ROOT / "notebooks")
@@ -50,6 +50,8 @@ def test_notebook_runs_headless_and_records_results(notebook, course_build):
     record = json.loads((course_build / "results" / f"{notebook.stem}.json").read_text())
     assert record["notebook"] == notebook.stem and record["dataset"] == "synthetic" and record["mode"] == "quick"
     assert record["metrics"] and all(isinstance(v, float) for v in record["metrics"].values())
+    # every generated claim (NotebookRun.say) follows its numbers, and those numbers were recorded
+    assert results.check_claims(course_build / "results" / f"{notebook.stem}.json") == []
 
     # nbval: the marked cells give the same output on a rerun of the executed copy
     check = _nbval(out)
