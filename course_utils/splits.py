@@ -168,3 +168,29 @@ def actor_folds(meta: pd.DataFrame, n_folds: int = 6, *, seed: int = 0) -> list[
         train = np.flatnonzero(~np.isin(a, test_actors + val_actors))
         folds.append(Split(train, val, test, name=f"fold {k + 1}: val {val_actors}, test {test_actors}"))
     return folds
+
+
+def fold_count(meta: pd.DataFrame, requested: int | None = None, *, quick: bool = False) -> int:
+    """How many actor folds (:func:`actor_folds`) a chapter runs: ``requested``, else 6 (quick
+    mode 3), capped at the number of actors of the rarer sex, since every fold tests at least one
+    man and one woman (the full corpus: 6 folds of 2 + 2 actors; a copy with 8 actors: 4 folds of
+    1 + 1). Chapters 07 and 16 both call it, so that they run the same folds on the same data.
+    Taught in ``16_better_emotion_model``.
+    """
+    wanted = int(requested) if requested else (3 if quick else 6)
+    if wanted < 3:
+        raise ValueError(f"n_folds must be >= 3 (a test, a validation and a training group), got {requested!r}")
+    actors = np.array(sorted(int(a) for a in meta["actor"].unique()))
+    per_sex = min(int(np.sum(actors % 2 == 1)), int(np.sum(actors % 2 == 0)))
+    return max(3, min(wanted, per_sex))
+
+
+def holdout_count(meta: pd.DataFrame, requested: int) -> int:
+    """Actors to hold out for validation and again for test in :func:`actor_holdout_split`:
+    ``requested``, but at most a quarter of the actors (rounded down to an even number, at least
+    2: one of each sex), so that half the actors are left for training (8 actors: 2 + 2).
+    Taught in ``07_classical_baseline``.
+    """
+    n_actors = int(meta["actor"].nunique())
+    cap = max(2, (n_actors // 4) // 2 * 2)
+    return int(min(int(requested), cap))

@@ -89,3 +89,17 @@ def test_notebook_00_on_real_ravdess_sample(shared_sample, tmp_path, monkeypatch
     assert record["dataset"] == "ravdess"
     m = record["metrics"]
     assert m["clips"] == 120 and m["actors"] == 2 and m["stereo_files"] == 2 and m["missing_files"] == 0
+
+
+@pytest.mark.sample
+@pytest.mark.parametrize("stem", ["07_classical_baseline"])
+def test_generated_claims_hold_on_real_ravdess_sample(stem, shared_sample, tmp_path, monkeypatch):
+    """The sentences a chapter generates about its results (NotebookRun.say) hold on real speech too."""
+    monkeypatch.setenv("RAVDESS_DIR", str(shared_sample))
+    monkeypatch.setenv("COURSE_BUILD_DIR", str(tmp_path))
+    runner.run_notebook(ROOT / "notebooks" / f"{stem}.ipynb", tmp_path / "executed", {"dataset": "ravdess", "quick": False},
+                        progress=False, timeout=CELL_TIMEOUT)
+    path = tmp_path / "results" / f"{stem}.json"
+    record = json.loads(path.read_text())
+    assert record["dataset"] == "ravdess" and record["claims"], "the chapter made no generated claim"
+    assert results.check_claims(path) == []

@@ -73,3 +73,20 @@ def test_short_name_drops_the_details(meta):
     assert splits.short_name(splits.actor_holdout_split(meta, seed=0)) == "actors held out"
     assert splits.short_name(splits.Split(np.arange(2), np.arange(1), np.arange(1), name="fold 2: val [1], test [3]")) == "fold 2"
     assert splits.short_name(object()) == "split"
+
+
+def test_fold_and_holdout_counts_follow_the_actors_at_hand():
+    def meta_of(n):
+        return pd.DataFrame({"actor": np.repeat(np.arange(1, n + 1), 2)})
+
+    assert splits.fold_count(meta_of(24)) == 6 and splits.fold_count(meta_of(24), quick=True) == 3
+    assert splits.fold_count(meta_of(8)) == 4  # ravdess-dev: 4 folds of one man and one woman
+    assert splits.fold_count(meta_of(24), 4) == 4 and splits.fold_count(meta_of(6)) == 3
+    with pytest.raises(ValueError, match="n_folds"):
+        splits.fold_count(meta_of(24), 2)
+    assert splits.holdout_count(meta_of(24), 4) == 4 and splits.holdout_count(meta_of(8), 4) == 2
+    assert splits.holdout_count(meta_of(6), 2) == 2 and splits.holdout_count(meta_of(24), 2) == 2
+    for n in (8, 24):
+        k = splits.holdout_count(meta_of(n), 4)
+        split = splits.actor_holdout_split(meta_of(n).assign(emotion=1), k, k)  # feasible by construction
+        assert len(split.train) > 0
