@@ -246,11 +246,13 @@ def band_statistics(images: np.ndarray, n_bands: int = 32, db_range: float = 80.
     return np.hstack([mean, std]).astype(np.float32)
 
 
-def make_model(kind: str = "svm", C: float = 10.0, seed: int = 0) -> Pipeline:
+def make_model(kind: str = "svm", C: float = 10.0, seed: int = 0, probability: bool = False) -> Pipeline:
     """Median imputation (a clip without voiced frames has no f0), standardisation, then an
-    RBF SVM (``kind="svm"``) or a logistic regression (``kind="logreg"``), seeded."""
+    RBF SVM (``kind="svm"``) or a logistic regression (``kind="logreg"``), seeded.
+    ``probability``: the SVM also gives class probabilities (Platt scaling, fitted by an internal
+    5-fold cross-validation: slower; a logistic regression always has them)."""
     if kind == "svm":
-        clf = SVC(kernel="rbf", gamma="scale", C=C, random_state=seed)
+        clf = SVC(kernel="rbf", gamma="scale", C=C, probability=probability, random_state=seed)
     elif kind == "logreg":
         clf = LogisticRegression(C=C, max_iter=5000, random_state=seed)
     else:
@@ -302,3 +304,20 @@ def fit_folds(X: np.ndarray, labels: np.ndarray, folds: Sequence, kind: str = "s
     per_fold = pd.DataFrame([{"fold": k, "C": f["C"], **f["scores"], "test clips": len(split.test)}
                              for k, (f, split) in enumerate(zip(fits, folds), start=1)]).set_index("fold")
     return {"per_fold": per_fold, "mean": results.fold_mean([f["scores"] for f in fits]), "pred": [f["pred"] for f in fits]}
+
+
+def fit_proba(X: np.ndarray, labels: np.ndarray, split, kind: str = "svm",
+              c_grid: Sequence[float] = (0.1, 1.0, 10.0, 100.0), seed: int = 0, select: str = "uar") -> dict:
+    """:func:`fit_select`, then the chosen model again with class probabilities, for an ensemble.
+
+    Returns the dict of :func:`fit_select` (C chosen on validation by ``select``; its ``pred``
+    and ``scores`` are the plain classifier's) plus ``classes`` (the label order of the columns)
+    and ``probabilities``: ``{"val": (n_val, K), "test": (n_test, K)}``. Taught in
+    ``17_new_voices``.
+    """
+    fit = fit_select(X, labels, split, kind, c_grid=c_grid, seed=seed, select=select)
+    X, labels = np.asarray(X), np.asarray(labels)
+    model = make_model(kind, fit["C"], seed, probability=True).fit(X[split.train], labels[split.train])
+    fit["classes"] = model.classes_
+    fit["probabilities"] = {part: model.predict_proba(X[getattr(split, part)]) for part in ("val", "test")}
+    return fit

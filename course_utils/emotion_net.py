@@ -33,8 +33,9 @@ import pandas as pd
 import tensorflow as tf
 from keras import layers
 from scipy import stats
+from sklearn.metrics import confusion_matrix
 
-from course_utils import augment, features, multitask, pipeline, splits, training
+from course_utils import augment, diagnosis, features, multitask, pipeline, splits, training
 
 #: Emotion classes of RAVDESS.
 N_EMOTIONS = 8
@@ -322,6 +323,7 @@ def run_experiment(
     label_smoothing: float = 0.0,
     keep_model: bool = False,
     progress: bool = True,
+    tta_shifts: tuple[int, ...] | None = None,
 ) -> dict:
     """Build, train and test the compact CNN on one split; the model is freed afterwards.
 
@@ -332,7 +334,11 @@ def run_experiment(
     (``training.evaluate`` on the test part), ``parameters`` (:func:`count_parameters`),
     ``epochs_run``, ``best_epoch`` and ``seconds`` (wall clock of the whole run). With
     ``keep_model`` the trained network (best validation weights) is returned as ``model``
-    instead of freed: chapter 16 keeps its final model for the clip classifier. ``progress``:
+    instead of freed: chapter 16 keeps its final model for the clip classifier. ``tta_shifts``:
+    also return ``probabilities`` (``{"val": ..., "test": ...}``, :func:`predict_shifted`
+    averaged over these shifts of the time axis; ``(0,)``: plain) and ``scores_tta`` (the test
+    scores of those averaged probabilities), for test-time averaging and ensembles
+    (``17_new_voices``). ``progress``:
     one bar counting the epochs (``training.fit``), named after the variant and the split,
     e.g. ``compact CNN + SpecAugment + mixup, fold 2``.
     Taught in ``16_better_emotion_model``.
@@ -359,6 +365,11 @@ def run_experiment(
     scores = training.evaluate(model, images[split.test], labels[split.test], class_names, batch_size=batch_size)
     result = {"history": history, "scores": scores, "parameters": count_parameters(model), "epochs_run": len(history),
               "best_epoch": int(history.attrs["best_epoch"])}
+    if tta_shifts is not None:
+        result["probabilities"] = {part: predict_shifted(model, images[getattr(split, part)], tta_shifts, batch_size)
+                                   for part in ("val", "test")}
+        result["scores_tta"] = diagnosis.summary_scores(
+            confusion_matrix(labels[split.test], result["probabilities"]["test"].argmax(axis=1), labels=list(range(n_classes))))
     if keep_model:
         result["model"] = model
     del model, train_ds, val_ds
@@ -368,6 +379,54 @@ def run_experiment(
     result["seconds"] = time.perf_counter() - t0
     return result
 
+
+
+# --------------------------------------------------------------------------------------------
+# Test-time averaging and ensembles (chapter 17)
+# --------------------------------------------------------------------------------------------
+
+
+def predict_shifted(model: keras.Model, images: np.ndarray, shifts: tuple[int, ...] = (0,), batch_size: int = 64) -> np.ndarray:
+    """Class probabilities averaged over circular shifts of the time axis (test-time averaging).
+
+    ``images`` (N, bands, frames); each shift ``s`` rolls every image by ``s`` frames
+    (``np.roll`` along the frames; the sentence is centred in silence, so a small roll moves it
+    in time without cutting it) before the model predicts, and the softmax outputs are averaged.
+    ``shifts=(0,)`` is a plain prediction. Returns (N, n_classes). Taught in ``17_new_voices``.
+    """
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim != 3 or not len(shifts):
+        raise ValueError(f"images must be (N, bands, frames) and shifts non-empty, got {images.shape} and {shifts!r}")
+    probs = [training.predict_proba(model, np.roll(images, int(s), axis=2), batch_size=batch_size) for s in shifts]
+    return np.mean(probs, axis=0)
+
+
+def combine(p_a: np.ndarray, p_b: np.ndarray, weight: float) -> np.ndarray:
+    """The ensemble ``weight * p_a + (1 - weight) * p_b`` of two models' class probabilities.
+
+    Taught in ``17_new_voices``.
+    """
+    p_a, p_b = np.asarray(p_a, dtype=float), np.asarray(p_b, dtype=float)
+    if p_a.shape != p_b.shape or not 0.0 <= weight <= 1.0:
+        raise ValueError(f"need probabilities of the same shape and a weight in [0, 1]: {p_a.shape}, {p_b.shape}, {weight!r}")
+    return weight * p_a + (1.0 - weight) * p_b
+
+
+def choose_weight(p_a: np.ndarray, p_b: np.ndarray, labels, grid=np.linspace(0.0, 1.0, 11), score: str = "uar") -> float:
+    """The weight of :func:`combine` with the best ``score`` (``"uar"`` or ``"accuracy"``) on
+    *validation* clips; ties keep the weight closest to 0.5 (an even mix). Taught in
+    ``17_new_voices``.
+    """
+    labels = np.asarray(labels, dtype=int)
+    n = np.asarray(p_a).shape[1]
+    best = None
+    for w in grid:
+        pred = combine(p_a, p_b, float(w)).argmax(axis=1)
+        value = diagnosis.summary_scores(confusion_matrix(labels, pred, labels=list(range(n))))[score]
+        key = (value, -abs(float(w) - 0.5))
+        if best is None or key > best[0]:
+            best = (key, float(w))
+    return best[1]
 
 
 def summarise_folds(fold_results: list[dict], folds: list[splits.Split], meta: pd.DataFrame) -> pd.DataFrame:

@@ -272,3 +272,15 @@ def test_fit_folds_scores_every_fold_and_averages():
     assert out["mean"]["uar_std"] == pytest.approx(out["per_fold"]["uar"].std(ddof=1))
     with pytest.raises(ValueError, match="no folds"):
         baseline.fit_folds(x, labels, [], "svm")
+
+
+def test_fit_proba_gives_probabilities_for_validation_and_test():
+    x, meta = _planted()
+    labels = meta["sex"].to_numpy()
+    split = SimpleNamespace(train=np.arange(0, 120, 3), val=np.arange(1, 120, 3), test=np.arange(2, 120, 3))
+    fit = baseline.fit_proba(x, labels, split, "svm", c_grid=(1.0, 10.0), seed=0)
+    k = len(np.unique(labels))
+    assert fit["probabilities"]["val"].shape == (40, k) and fit["probabilities"]["test"].shape == (40, k)
+    np.testing.assert_allclose(fit["probabilities"]["test"].sum(axis=1), 1.0)
+    agree = np.mean(fit["classes"][fit["probabilities"]["test"].argmax(axis=1)] == fit["pred"])
+    assert agree > 0.9  # Platt-scaled probabilities mostly agree with the plain SVM

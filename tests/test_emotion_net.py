@@ -6,10 +6,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+import keras
 import tensorflow as tf
 
 from course_utils import emotion_net as en
-from course_utils import features, interactive, models, splits
+from course_utils import features, interactive, models, splits, training
 
 
 def _meta(n_actors: int = 24, clips: int = 4) -> pd.DataFrame:
@@ -237,3 +238,27 @@ def test_figures_have_labelled_axes():
     assert len(ax.patches) == 4 and "%" in ax.get_ylabel()
     assert "n/a" in [t.get_text() for t in ax.texts]
     plt.close("all")
+
+
+def test_combine_and_choose_weight_pick_the_better_model_on_validation():
+    labels = np.array([0, 1, 2, 0, 1, 2])
+    good = np.eye(3)[labels] * 0.8 + 0.2 / 3
+    bad = np.roll(good, 1, axis=1)
+    assert en.choose_weight(good, bad, labels) > 0.5 and en.choose_weight(bad, good, labels) < 0.5
+    mix = en.combine(good, bad, 0.25)
+    np.testing.assert_allclose(mix, 0.25 * good + 0.75 * bad)
+    assert en.choose_weight(good, good, labels) == 0.5  # a tie keeps the even mix
+    with pytest.raises(ValueError, match="same shape"):
+        en.combine(good, bad[:2], 0.5)
+
+
+def test_predict_shifted_averages_rolled_predictions():
+    model = keras.Sequential([keras.Input((4, 6, 1)), keras.layers.Flatten(), keras.layers.Dense(3, activation="softmax")])
+    images = np.random.default_rng(0).random((5, 4, 6)).astype(np.float32)
+    plain = en.predict_shifted(model, images, (0,))
+    np.testing.assert_allclose(plain, training.predict_proba(model, images), atol=1e-6)
+    both = en.predict_shifted(model, images, (-1, 1))
+    expected = (training.predict_proba(model, np.roll(images, -1, axis=2)) + training.predict_proba(model, np.roll(images, 1, axis=2))) / 2
+    np.testing.assert_allclose(both, expected, atol=1e-6)
+    with pytest.raises(ValueError, match="shifts"):
+        en.predict_shifted(model, images, ())

@@ -100,3 +100,25 @@ def test_real_ravdess_sample_images(shared_sample, tmp_path):
     # the stereo clips give images like the others
     stereo = meta.index[meta["channels"] == 2]
     assert np.all(images[stereo].mean(axis=(1, 2)) > 0.2)
+
+
+def test_speaker_standardise_removes_each_speakers_offset_and_keeps_differences():
+    rng = np.random.default_rng(0)
+    speakers = np.repeat([1, 2, 3], 20)
+    emotion = np.tile([0.0, 1.0], 30)  # what should survive
+    voice = np.repeat([100.0, 200.0, 300.0], 20)  # what should go
+    x = np.stack([voice + 10 * emotion + rng.normal(0, 1, 60), rng.normal(0, 1, 60)], axis=1)
+    x[0, 1] = np.nan
+    z = features.speaker_standardise(x, speakers)
+    for s in (1, 2, 3):
+        part = z[speakers == s]
+        np.testing.assert_allclose(np.nanmean(part, axis=0), 0, atol=1e-4)
+        np.testing.assert_allclose(np.nanstd(part, axis=0), 1, atol=1e-2)
+    assert np.isnan(z[0, 1]) and z.dtype == np.float32
+    assert np.corrcoef(z[:, 0], emotion)[0, 1] > 0.95 and abs(np.corrcoef(x[:, 0], emotion)[0, 1]) < 0.2
+    images = rng.random((6, 4, 5)).astype(np.float32) + np.repeat([0.0, 5.0], 3)[:, None, None]
+    zi = features.speaker_standardise(images, [1, 1, 1, 2, 2, 2])
+    np.testing.assert_allclose(zi[:3].mean(axis=(0, 2)), 0, atol=1e-5)  # every band of speaker 1
+    np.testing.assert_allclose(zi[3:].mean(axis=(0, 2)), 0, atol=1e-5)
+    with pytest.raises(ValueError, match="one speaker per clip"):
+        features.speaker_standardise(images, [1, 2])
