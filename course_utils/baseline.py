@@ -24,6 +24,7 @@ from typing import Sequence
 import librosa
 import numpy as np
 import pandas as pd
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
@@ -32,7 +33,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from course_utils import audio, diagnosis, paths, results
+from course_utils import audio, diagnosis, eda, egemaps, features, paths, results
 from course_utils.atomic import atomic_path
 
 #: Number of MFCCs.
@@ -249,10 +250,14 @@ def band_statistics(images: np.ndarray, n_bands: int = 32, db_range: float = 80.
 def make_model(kind: str = "svm", C: float = 10.0, seed: int = 0, probability: bool = False) -> Pipeline:
     """Median imputation (a clip without voiced frames has no f0), standardisation, then an
     RBF SVM (``kind="svm"``) or a logistic regression (``kind="logreg"``), seeded.
-    ``probability``: the SVM also gives class probabilities (Platt scaling, fitted by an internal
-    5-fold cross-validation: slower; a logistic regression always has them)."""
+    ``probability``: the SVM also gives class probabilities: scikit-learn's
+    ``CalibratedClassifierCV(SVC(), ensemble=False)`` (Platt's sigmoid fitted on 5-fold
+    cross-validated decision values, then the SVM refitted on all training clips; slower). A
+    logistic regression always has them."""
     if kind == "svm":
-        clf = SVC(kernel="rbf", gamma="scale", C=C, probability=probability, random_state=seed)
+        clf = SVC(kernel="rbf", gamma="scale", C=C, random_state=seed)
+        if probability:
+            clf = CalibratedClassifierCV(clf, ensemble=False)
     elif kind == "logreg":
         clf = LogisticRegression(C=C, max_iter=5000, random_state=seed)
     else:
@@ -321,3 +326,20 @@ def fit_proba(X: np.ndarray, labels: np.ndarray, split, kind: str = "svm",
     fit["classes"] = model.classes_
     fit["probabilities"] = {part: model.predict_proba(X[getattr(split, part)]) for part in ("val", "test")}
     return fit
+
+
+def feature_matrix(meta: pd.DataFrame, dataset: str, *, n_bands: int = 32, with_egemaps: bool = True,
+                   n_jobs: int | None = None) -> np.ndarray:
+    """Chapter 07's clip features in one matrix, each part read from its cache: the MFCC
+    statistics (:func:`cached_features`), the log-Mel band statistics of the 256 x 256 images
+    (:func:`band_statistics`), the five f0 values (:data:`F0_COLUMNS` of
+    :func:`course_utils.eda.acoustic_table`) and, with ``with_egemaps``, the 88 eGeMAPS values
+    (:func:`course_utils.egemaps.cached`). Chapter 07 builds it step by step; ``17_new_voices``
+    takes it from here.
+    """
+    images = features.compute_images(meta, features.FeatureConfig(), dataset=dataset, n_jobs=n_jobs)
+    parts = [cached_features(meta, n_jobs=n_jobs), band_statistics(images, n_bands),
+             eda.acoustic_table(meta, dataset=dataset)[F0_COLUMNS].to_numpy(dtype=np.float32)]
+    if with_egemaps:
+        parts.append(egemaps.cached(meta, dataset=dataset, n_jobs=n_jobs, progress=False))
+    return np.hstack(parts).astype(np.float32)
