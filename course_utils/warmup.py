@@ -161,7 +161,7 @@ STEPS = (
     Step("images", True, ("06_preprocessing", "07_classical_baseline", "11_transfer_vgg16"), side=256),
     Step("images", True, ("05_eda",), side=128),
     Step("images", True, ("08_cnn_binary", "09_cnn_multiclass", "10_augmentation", "12_autoencoder", "13_multitask",
-                          "15_uncertainty", "16_better_emotion_model"), side=64),
+                          "15_uncertainty", "16_better_emotion_model", "17_new_voices"), side=64),
     Step("acoustics", True, _ACOUSTICS),
     Step("baseline", True, _BASELINE),
     Step("trim", True, ("06_preprocessing",)),
@@ -170,7 +170,8 @@ STEPS = (
     Step("acoustics", False, _ACOUSTICS),
     Step("baseline", False, _BASELINE),
     Step("trim", False, ("06_preprocessing",)),
-    Step("images", False, ("13_multitask", "15_uncertainty", "16_better_emotion_model"), side=64, profiles=("all",)),
+    Step("images", False, ("13_multitask", "15_uncertainty", "16_better_emotion_model", "17_new_voices"), side=64,
+         profiles=("all",)),
     Step("waveforms", False, ("14_raw_waveform",), profiles=("all",)),
 )
 

@@ -1,0 +1,151 @@
+"""Tests of course_utils.phrases: every phrase flips when its numbers do."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from course_utils import phrases, spectrum
+
+
+def test_binomial_se():
+    assert phrases.binomial_se(0.5, 100) == pytest.approx(0.05)
+    assert phrases.binomial_se(0.125, 216) == pytest.approx(math.sqrt(0.125 * 0.875 / 216))
+    assert phrases.binomial_se(0.0, 10) == 0.0
+    assert phrases.binomial_se(1.0, 10) == 0.0
+    for p, n in [(-0.1, 10), (1.1, 10), (0.5, 0), (0.5, 2.5), (float("nan"), 10)]:
+        with pytest.raises(ValueError):
+            phrases.binomial_se(p, n)
+
+
+def test_pct():
+    assert phrases.pct(0.4259) == "42.6 %"
+    assert phrases.pct(0.4259, digits=2) == "42.59 %"
+    assert phrases.pct(1.0, digits=0) == "100 %"
+    assert phrases.pct(-0.0001) == "0.0 %"
+    with pytest.raises(ValueError):
+        phrases.pct(float("inf"))
+
+
+def test_points_keeps_the_sign_and_never_says_percent():
+    assert phrases.points(0.032) == "3.2 percentage points"
+    assert phrases.points(-0.01) == "-1.0 percentage points"
+    assert phrases.points(0.01) == "1.0 percentage points"
+    assert phrases.points(-0.0001) == "0.0 percentage points"
+    assert phrases.points(0.4350) == "43.5 percentage points"
+    assert "%" not in phrases.points(0.5)
+
+
+def test_compare_flips_with_the_numbers():
+    ahead = phrases.compare(0.426, 0.40, a_name="the CNN", b_name="the SVM")
+    assert ahead == "the CNN (42.6 %) is ahead of the SVM (40.0 %) by 2.6 percentage points"
+    behind = phrases.compare(0.40, 0.426, a_name="the CNN", b_name="the SVM")
+    assert behind == "the CNN (40.0 %) is behind the SVM (42.6 %) by 2.6 percentage points"
+
+
+def test_compare_level_within_one_se_and_not_beyond():
+    level = phrases.compare(0.43, 0.40, a_name="A", b_name="B", se=0.034)
+    assert level == ("A (43.0 %) and B (40.0 %) are level: the difference of 3.0 percentage points "
+                     "is within one standard error (3.4 percentage points)")
+    assert "level" in phrases.compare(0.40, 0.43, a_name="A", b_name="B", se=0.034)
+    assert "is ahead of" in phrases.compare(0.45, 0.40, a_name="A", b_name="B", se=0.034)
+    assert "is behind" in phrases.compare(0.40, 0.45, a_name="A", b_name="B", se=0.034)
+    assert phrases.compare(0.5, 0.5, a_name="A", b_name="B") == "A (50.0 %) and B (50.0 %) are level"
+    with pytest.raises(ValueError):
+        phrases.compare(0.5, 0.4, a_name="A", b_name="B", se=-0.1)
+
+
+@pytest.mark.parametrize(
+    "acc, expected",
+    [
+        (0.125 + 6 * 0.0225, "far above chance (12.5 %)"),
+        (0.125 + 3 * 0.0225, "above chance (12.5 %)"),
+        (0.125 + 1 * 0.0225, "not distinguishable from chance (12.5 %)"),
+        (0.125, "not distinguishable from chance (12.5 %)"),
+        (0.125 - 1 * 0.0225, "not distinguishable from chance (12.5 %)"),
+        (0.125 - 3 * 0.0225, "below chance (12.5 %)"),
+    ],
+)
+def test_versus_chance_all_four_verdicts(acc, expected):
+    n = 216  # se of chance = sqrt(0.125 * 0.875 / 216) = 0.0225
+    assert phrases.binomial_se(0.125, n) == pytest.approx(0.0225, abs=1e-4)
+    assert phrases.versus_chance(acc, 0.125, n) == expected
+
+
+def test_versus_chance_depends_on_the_number_of_clips():
+    # the same 20 % is indistinguishable from 12.5 % on 20 clips, far above on 2000
+    assert phrases.versus_chance(0.20, 0.125, 20).startswith("not distinguishable")
+    assert phrases.versus_chance(0.20, 0.125, 2000).startswith("far above")
+    assert phrases.versus_chance(0.55, 0.5, 216).startswith("not distinguishable")
+
+
+def test_semitones_reuses_the_course_function():
+    assert phrases.semitones(220.0, 110.0) == pytest.approx(12.0)
+    assert phrases.semitones(110.0, 220.0) == pytest.approx(-12.0)
+    assert phrases.semitones(200.0, 120.0) == pytest.approx(float(spectrum.semitones(120.0, 200.0)))
+    with pytest.raises(ValueError):
+        phrases.semitones(0.0, 100.0)
+
+
+def test_pitch_gap_octave_only_near_twelve_semitones():
+    assert phrases.pitch_gap(110.0, 220.0) == "12.0 semitones apart (about an octave)"
+    assert phrases.pitch_gap(220.0, 110.0) == "12.0 semitones apart (about an octave)"  # order free
+    near = 110.0 * 2 ** (10.6 / 12)
+    assert phrases.pitch_gap(110.0, near).endswith("(about an octave)")
+    assert phrases.pitch_gap(110.0, 110.0 * 2 ** (9 / 12)) == "9.0 semitones apart (less than an octave)"
+    assert phrases.pitch_gap(110.0, 110.0 * 2 ** (14 / 12)) == "14.0 semitones apart (more than an octave)"
+    assert phrases.pitch_gap(100.0, 100.0 * 2 ** (1 / 12)) == "1.0 semitone apart (less than an octave)"
+
+
+def test_spread_vs_binomial_flips_with_the_spread():
+    n = 240  # se at 0.5 = 0.0323
+    mean = 0.5
+    se = phrases.binomial_se(mean, n)
+
+    def folds(s):  # two folds with standard deviation s (ddof=1) around the mean
+        half = s / math.sqrt(2)
+        return [mean - half, mean + half]
+
+    assert np.std(folds(0.05), ddof=1) == pytest.approx(0.05)
+    about = phrases.spread_vs_binomial(folds(se), n)
+    assert about == (f"the folds vary about as much as the binomial standard error of one fold "
+                     f"({phrases.points(se)} vs {phrases.points(se)}) predicts")
+    assert phrases.spread_vs_binomial(folds(2 * se), n).startswith("the folds vary more than")
+    assert phrases.spread_vs_binomial(folds(se / 2), n).startswith("the folds vary less than")
+    assert phrases.spread_vs_binomial([0.5, 0.5, 0.5], n).startswith("the folds vary less than")
+    with pytest.raises(ValueError):
+        phrases.spread_vs_binomial([0.5], n)
+    with pytest.raises(ValueError):
+        phrases.spread_vs_binomial([0.5, 1.2], n)
+
+
+def test_phrases_registry_holds_the_sentence_makers():
+    assert set(phrases.PHRASES) == {"compare", "versus_chance", "pitch_gap", "spread_vs_binomial"}
+    for name, fn in phrases.PHRASES.items():
+        assert fn is getattr(phrases, name)
+    samples = {
+        "compare": phrases.compare(0.5, 0.4, a_name="A", b_name="B"),
+        "versus_chance": phrases.versus_chance(0.5, 0.125, 216),
+        "pitch_gap": phrases.pitch_gap(120.0, 210.0),
+        "spread_vs_binomial": phrases.spread_vs_binomial([0.4, 0.5], 216),
+    }
+    assert all(isinstance(text, str) and text for text in samples.values())
+
+
+def test_every_function_names_its_chapters():
+    for name in ["weigh", "binomial_se", "pct", "points", "compare", "versus_chance", "semitones", "pitch_gap", "spread_vs_binomial"]:
+        doc = getattr(phrases, name).__doc__
+        assert doc and any(f"{c:02d}" in doc for c in range(0, 100)), name
+
+
+def test_weigh_flips_with_the_numbers():
+    assert phrases.weigh(0.6, 0.2) == "more than"
+    assert phrases.weigh(0.2, 0.6) == "less than"
+    assert phrases.weigh(0.5, 0.45) == "about as much as"
+    assert phrases.weigh(0.45, 0.5) == "about as much as"
+    assert phrases.weigh(0.0, 0.0) == "about as much as"
+    assert phrases.weigh(0.3, 0.2, factor=1.2) == "more than"
+    with pytest.raises(ValueError):
+        phrases.weigh(-0.1, 0.2)
