@@ -123,16 +123,18 @@ class AcousticConfig:
     ``top_db`` matches the trimming of the feature pipeline
     (:attr:`course_utils.features.FeatureConfig.trim_top_db`), so "silence" means here what is
     cut there. ``frame_length`` / ``hop_length`` are the frames of both the level and the
-    pitch analysis (93 / 23 ms at 22050 Hz); 93 ms hold at least five periods of the lowest
-    f0 searched (``fmin``).
+    pitch analysis (93 / 23 ms at 22050 Hz); 93 ms hold more than four periods of the lowest
+    f0 searched (``fmin``). ``fmin`` / ``fmax`` are the course's pyin search range,
+    :data:`course_utils.spectrum.SPEECH_FMIN` / :data:`~course_utils.spectrum.SPEECH_FMAX`
+    (the reasons are given there); both are part of the cache key.
     """
 
     sample_rate: int = audio.COURSE_SR
     top_db: float = 30.0
     frame_length: int = 2048
     hop_length: int = 512
-    fmin: float = 60.0
-    fmax: float = 600.0
+    fmin: float = spectrum.SPEECH_FMIN
+    fmax: float = spectrum.SPEECH_FMAX
 
     def key(self) -> str:
         """A short hash of the parameters."""

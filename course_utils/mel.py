@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import scipy.fft
 
-from course_utils import audio, features, interactive
+from course_utils import audio, features, interactive, spectrum
 
 FORMULAS = ("htk", "slaney")
 
@@ -213,7 +213,8 @@ def spectral_summary(y: np.ndarray, sr: int, cutoff_hz: float = 4000.0, n_fft: i
 
     ``hf_share``: share of the energy above ``cutoff_hz``; ``centroid_hz``: the energy-weighted
     mean frequency (spectral centroid); ``f0_hz``: the median fundamental frequency
-    (``librosa.yin``, 60 to 400 Hz) of those frames.
+    (``librosa.yin`` over the course's search range, :data:`course_utils.spectrum.SPEECH_FMIN` to
+    :data:`~course_utils.spectrum.SPEECH_FMAX`) of those frames.
     """
     S = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop_length)) ** 2
     f = librosa.fft_frequencies(sr=sr, n_fft=n_fft)
@@ -221,7 +222,8 @@ def spectral_summary(y: np.ndarray, sr: int, cutoff_hz: float = 4000.0, n_fft: i
     loud = e >= e.max() * 10 ** (-top_db / 10) if e.max() > 0 else np.ones_like(e, dtype=bool)
     S = S[:, loud]
     total = S.sum()
-    f0 = librosa.yin(y, fmin=60, fmax=400, sr=sr, frame_length=n_fft, hop_length=hop_length)[: len(loud)][loud]
+    f0 = librosa.yin(y, fmin=spectrum.SPEECH_FMIN, fmax=spectrum.SPEECH_FMAX, sr=sr, frame_length=n_fft,
+                     hop_length=hop_length)[: len(loud)][loud]
     return {
         "hf_share": float(S[f >= cutoff_hz].sum() / total) if total > 0 else 0.0,
         "centroid_hz": float((f[:, None] * S).sum() / total) if total > 0 else 0.0,

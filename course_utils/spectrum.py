@@ -28,6 +28,7 @@ helper                            what it does
 :func:`f0_stats`                  median, range (Hz and semitones) of the voiced frames
 :func:`f0_summary`                those statistics for many files, pooled per group
 :func:`semitones`                 the distance of two frequencies in semitones
+:func:`at_search_edge`            f0 values at the edge of the search range (artefacts)
 ================================  ====================================================
 
 Plotting helpers: :func:`plot_components`, :func:`plot_spectrum`, :func:`mark_harmonics`,
@@ -49,10 +50,28 @@ import scipy.signal
 
 from course_utils import audio, interactive
 
-#: pyin's search range for speech (Hz): from below a low male voice (about 85 Hz) to above a
-#: high female voice in an emotional outburst (RAVDESS' angry and fearful clips reach 450 Hz).
-SPEECH_FMIN = 65.0
-SPEECH_FMAX = 500.0
+#: The course's f0 search range for speech (Hz), used by every chapter that tracks pitch
+#: (02, 03, 04, 05, 07, 10). Why these values:
+#:
+#: - ``SPEECH_FMIN`` lies well below the lowest speaking f0 of adult men (the literature puts
+#:   typical male speaking f0 at roughly 85-180 Hz, :data:`LITERATURE_F0_HZ`), so that a low
+#:   voice, or a voice that drops into creak at the end of a sentence, is not cut off at the
+#:   floor of the search. A value *at* the floor is a sign of an artefact (the hum of a quiet
+#:   tail, creak, a missed period), never a voice's real range: :func:`at_search_edge` flags it.
+#: - ``SPEECH_FMAX`` lies well above the highest clip medians of shouted or fearful female speech
+#:   (on the real RAVDESS they reach beyond 500 Hz), with room for the peaks of their contours.
+#: - A wider range costs time and invites octave errors: pyin searches a grid of candidate
+#:   pitches over the whole range (this one costs about 2.5 times the time of 65-500 Hz).
+SPEECH_FMIN = 50.0
+SPEECH_FMAX = 1000.0
+
+#: Typical adult speaking f0 from the literature (Hz; Titze 1994, *Principles of Voice
+#: Production*; Baken 1987): the one range the course quotes, in chapters 01, 02 and 03.
+LITERATURE_F0_HZ = {"male": (85.0, 180.0), "female": (165.0, 255.0)}
+LITERATURE_F0_SOURCE = "Titze 1994; Baken 1987"
+
+#: :func:`at_search_edge`: how close (semitones) to ``fmin`` or ``fmax`` a value counts as "at the edge".
+SEARCH_EDGE_ST = 0.5
 
 
 # --------------------------------------------------------------------------------------
@@ -290,6 +309,23 @@ def track_f0(
     return F0Track(times=times, f0=f0, voiced=voiced, voiced_prob=prob, sr=sr, hop_length=hop_length)
 
 
+def at_search_edge(f0, fmin: float = SPEECH_FMIN, fmax: float = SPEECH_FMAX, tolerance_st: float = SEARCH_EDGE_ST):
+    """True where an f0 value (Hz) lies within ``tolerance_st`` semitones of the edge of the
+    search range, ``fmin`` or ``fmax``: there the tracker ran into the limit it was given, so
+    the value is an artefact of the search (a hum, creak, an octave error), not a measurement of
+    the voice. NaN gives False. Numbers, arrays and pandas objects alike.
+
+    Taught in ``02_spectrum`` and ``05_eda``.
+    """
+    f = np.asarray(f0, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        near = (np.abs(12.0 * np.log2(f / fmin)) <= tolerance_st) | (np.abs(12.0 * np.log2(f / fmax)) <= tolerance_st)
+    near = near & np.isfinite(f)
+    if isinstance(f0, pd.Series):
+        return pd.Series(near, index=f0.index, name=f0.name)
+    return near if near.ndim else bool(near)
+
+
 def semitones(f_from, f_to):
     """The distance from ``f_from`` to ``f_to`` in semitones: ``12 log2(f_to / f_from)``.
 
@@ -340,7 +376,9 @@ def f0_summary(paths, groups=None, sr: int = audio.COURSE_SR, *, progress: bool 
 
     ``groups`` (one label per path, e.g. the actor; default: the file name) decides which
     files are pooled: the statistics of :func:`values_stats` are computed over all voiced
-    frames of a group's files together, with ``clips`` counting the files. About 0.3 s per
+    frames of a group's files together, with ``clips`` counting the files; ``at search edge``
+    is True where the group's 5th or 95th percentile lies at the edge of the search range
+    (:func:`at_search_edge`: an artefact of the tracker, not the voice's range). About 0.8 s per
     3-s clip at 22,050 Hz. ``progress``: a bar over the files
     (:func:`course_utils.interactive.progress`); ``None`` (default) shows it for
     :data:`PROGRESS_MIN_FILES` files or more only, so a call on a few clips (a second or two)
@@ -357,7 +395,13 @@ def f0_summary(paths, groups=None, sr: int = audio.COURSE_SR, *, progress: bool 
         y, file_sr = audio.load_audio(path, sr=sr)
         track = track_f0(y, file_sr, **track_kwargs)
         pooled.setdefault(group, []).append(track.f0[track.voiced])
-    rows = [{"group": g, "clips": len(v), **values_stats(np.concatenate(v))} for g, v in pooled.items()]
+    fmin, fmax = track_kwargs.get("fmin", SPEECH_FMIN), track_kwargs.get("fmax", SPEECH_FMAX)
+    rows = []
+    for g, v in pooled.items():
+        stats = values_stats(np.concatenate(v))
+        low, high = stats["p5 (Hz)"], stats["p95 (Hz)"]
+        edge = bool(at_search_edge(low, fmin, fmax) or at_search_edge(high, fmin, fmax))
+        rows.append({"group": g, "clips": len(v), **stats, "at search edge": edge})
     return pd.DataFrame(rows).set_index("group")
 
 
@@ -598,7 +642,8 @@ def plot_f0_survey(summary: pd.DataFrame, ax: plt.Axes | None = None, low: str =
     """Median f0 (dot) and range (bar, ``low`` to ``high``) per actor, coloured by sex.
 
     ``summary`` is an :func:`f0_summary` table with an integer index (actor) and a ``sex``
-    column ("male"/"female").
+    column ("male"/"female"); actors whose range reaches the edge of the search range
+    (column ``at search edge``) are marked with a cross.
 
     Taught in ``02_spectrum``.
     """
@@ -610,6 +655,10 @@ def plot_f0_survey(summary: pd.DataFrame, ax: plt.Axes | None = None, low: str =
         x = part.index.to_numpy()
         ax.vlines(x, part[low], part[high], color=colour, alpha=0.5, linewidth=3)
         ax.plot(x, part["median (Hz)"], "o", color=colour, label=f"{sex}: median, {low.split()[0]}-{high.split()[0]} range")
+    if "at search edge" in summary.columns and summary["at search edge"].any():
+        edge = summary[summary["at search edge"].astype(bool)]
+        ax.plot(edge.index.to_numpy(), edge[low], "x", color="k", markersize=8,
+                label="range reaches the edge of the\nsearch range (an artefact)")
     ax.set_yscale("log")
     ax.set_ylim(0.85 * np.nanmin(summary[low]), 1.15 * np.nanmax(summary[high]))
     hz_log_axis(ax)

@@ -68,6 +68,7 @@ def test_config_key_follows_the_parameters():
     assert eda.AcousticConfig().key() == eda.AcousticConfig().key()
     assert eda.AcousticConfig(top_db=20).key() != eda.AcousticConfig().key()
     assert eda.AcousticConfig(fmax=500).key() != eda.AcousticConfig().key()
+    assert eda.AcousticConfig(fmin=65).key() != eda.AcousticConfig().key()  # an old search range: another cache file
 
 
 def test_silence_bounds_find_the_tone(padded_tone):

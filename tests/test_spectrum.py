@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from course_utils import audio, interactive, signals, spectrum
+from course_utils import audio, eda, interactive, signals, spectrum
 
 SR = 16_000
 
@@ -110,6 +110,24 @@ def test_semitones_and_stats_of_no_voice():
     assert some["median (Hz)"] == 150 and some["range (semitones)"] == pytest.approx(12) and some["voiced frames"] == 2
 
 
+def test_search_range_is_one_course_wide_pair_with_room_for_every_voice():
+    assert spectrum.SPEECH_FMIN < 0.75 * spectrum.LITERATURE_F0_HZ["male"][0]  # well below the lowest male voice
+    assert spectrum.SPEECH_FMAX > 600.0  # above real female clip medians in shouted speech
+    assert eda.AcousticConfig().fmin == spectrum.SPEECH_FMIN and eda.AcousticConfig().fmax == spectrum.SPEECH_FMAX
+    assert "Titze" in spectrum.LITERATURE_F0_SOURCE
+
+
+def test_at_search_edge_flags_the_floor_and_the_ceiling_only():
+    fmin, fmax = spectrum.SPEECH_FMIN, spectrum.SPEECH_FMAX
+    assert spectrum.at_search_edge(fmin) and spectrum.at_search_edge(fmin * 1.01) and spectrum.at_search_edge(fmax)
+    assert not spectrum.at_search_edge(2 * fmin) and not spectrum.at_search_edge(float("nan"))
+    got = spectrum.at_search_edge(np.array([fmin, 120.0, 0.99 * fmax]))
+    assert got.tolist() == [True, False, True]
+    s = spectrum.at_search_edge(pd.Series([65.0, 200.0], index=["a", "b"]), fmin=65.0, fmax=500.0)
+    assert isinstance(s, pd.Series) and s.to_dict() == {"a": True, "b": False}
+    assert not spectrum.at_search_edge(65.0 * 2 ** (1 / 12), fmin=65.0, fmax=500.0)  # a semitone above: a voice
+
+
 def test_f0_summary_pools_files_per_group(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv(interactive.HEADLESS_ENV, "1")
     paths = []
@@ -130,6 +148,9 @@ def test_f0_summary_pools_files_per_group(tmp_path, monkeypatch, capsys):
     assert table.index.tolist() == ["low", "high"] and table["clips"].tolist() == [2, 1]
     assert 109 < table.loc["low", "median (Hz)"] < 113 and table.loc["high", "median (Hz)"] == pytest.approx(220, rel=0.01)
     assert table.loc["low", "p5 (Hz)"] < 111 < table.loc["low", "p95 (Hz)"]
+    assert not table["at search edge"].any()  # 110-220 Hz voices lie far inside the search range
+    edge = spectrum.f0_summary(paths[:1], sr=SR, fmin=108.0, frame_length=1024, hop_length=256)
+    assert edge["at search edge"].all()  # a floor just below the voice: its low percentile sits at the floor
     by_file = spectrum.f0_summary(paths[:1], sr=SR, frame_length=1024, hop_length=256)
     assert by_file.index.tolist() == ["0.wav"]
     with pytest.raises(ValueError, match="group labels"):

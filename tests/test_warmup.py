@@ -205,7 +205,7 @@ def _as_the_notebooks_call(data: datasets.Dataset, quick: bool) -> dict[str, obj
             meta, features.FeatureConfig(image_size=tuple((128, 128) if quick else (256, 256))),
             dataset=data.name, n_jobs=1),
         "07 acoustics": eda.acoustic_table(meta, dataset=data.name, n_jobs=1),
-        "05 acoustics": eda.acoustic_table(meta, eda.AcousticConfig(top_db=30.0, fmin=60.0, fmax=600.0),
+        "05 acoustics": eda.acoustic_table(meta, eda.AcousticConfig(top_db=30.0),  # f0_range=None: the course's range
                                            dataset=data.name, n_jobs=1),
         "06 baseline": baseline.cached_features(meta, n_jobs=1),
         "06 trim": audio.trimmed_durations(meta, sr=cfg.sample_rate, top_db=cfg.trim_top_db, n_jobs=1),
