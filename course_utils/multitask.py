@@ -45,7 +45,7 @@ from matplotlib.ticker import MaxNLocator
 from scipy.stats import binomtest
 from sklearn.metrics import confusion_matrix
 
-from course_utils import features, metadata, models, splits, training, transfer
+from course_utils import diagnosis, features, metadata, models, splits, training, transfer
 
 #: The study's four tasks, in the order the course uses everywhere.
 TASKS = ("sex", "statement", "actor", "emotion")
@@ -284,7 +284,7 @@ def probabilities(model: keras.Model, images: np.ndarray, batch_size: int = 32) 
 
 def evaluate_heads(model: keras.Model, images: np.ndarray, targets: Mapping[str, tuple[np.ndarray, list[str]]],
                    batch_size: int = 32) -> dict[str, dict]:
-    """Test scores of every head: ``{task: {accuracy, confusion, predictions, probabilities, correct}}``.
+    """Test scores of every head: ``{task: {accuracy, uar, macro_f1, confusion, predictions, probabilities, correct}}``.
 
     ``targets`` maps each head to ``(labels, class_names)`` of the test clips (one predict call
     for all heads). Taught in ``13_multitask``.
@@ -297,9 +297,10 @@ def evaluate_heads(model: keras.Model, images: np.ndarray, targets: Mapping[str,
         if p.shape[1] != len(names):
             raise ValueError(f"head {task!r} gives {p.shape[1]} classes but has {len(names)} class names")
         pred = p.argmax(axis=1)
+        cm = confusion_matrix(y, pred, labels=list(range(len(names))))
         scores[task] = {
-            "accuracy": float(np.mean(pred == y)),
-            "confusion": confusion_matrix(y, pred, labels=list(range(len(names)))),
+            **diagnosis.summary_scores(cm),  # accuracy, uar, macro_f1
+            "confusion": cm,
             "predictions": pred,
             "probabilities": p,
             "correct": pred == y,

@@ -36,8 +36,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from keras import layers
+from sklearn.metrics import confusion_matrix
 
-from course_utils import interactive
+from course_utils import diagnosis, interactive
 
 #: Number of equal-width confidence bins of the expected calibration error (Guo et al., 2017).
 N_BINS = 15
@@ -403,7 +404,7 @@ def summarize(probs, labels, n_bins: int = N_BINS) -> dict:
     """Accuracy, negative log-likelihood, ECE and mean entropies of (sampled) predictions.
 
     ``probs``: ``(N, K)`` or samples ``(T, N, K)``; the scores use the mean prediction.
-    Returns plain floats: ``accuracy``, ``nll`` (mean ``-log pbar_y``), ``ece``,
+    Returns plain floats: ``accuracy``, ``uar``, ``macro_f1``, ``nll`` (mean ``-log pbar_y``), ``ece``,
     ``mean_entropy``, ``mean_aleatoric``, ``mean_epistemic``, ``mean_confidence``.
     Taught in ``15_uncertainty``.
     """
@@ -411,8 +412,9 @@ def summarize(probs, labels, n_bins: int = N_BINS) -> dict:
     mean = parts["mean"]
     labels = np.asarray(labels).astype(int).reshape(-1)
     p_true = mean[np.arange(len(labels)), labels]
+    cm = confusion_matrix(labels, mean.argmax(axis=1), labels=list(range(mean.shape[1])))
     return {
-        "accuracy": float(np.mean(mean.argmax(axis=1) == labels)),
+        **diagnosis.summary_scores(cm),  # accuracy, uar, macro_f1
         "nll": float(-np.mean(np.log(np.clip(p_true, 1e-12, 1.0)))),
         "ece": expected_calibration_error(mean, labels, n_bins),
         "mean_entropy": float(parts["total"].mean()),
