@@ -28,6 +28,7 @@ and the feature matrix is cached on disk like the course's other features (:func
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 import zipfile
 import zlib
@@ -36,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from joblib.externals.loky import get_reusable_executor
 
 from course_utils import audio, paths
 from course_utils.atomic import atomic_path
@@ -60,6 +62,37 @@ def _smile():
     import opensmile  # imported here: ``import course_utils`` stays light
 
     return opensmile.Smile(feature_set=opensmile.FeatureSet[FEATURE_SET], feature_level=opensmile.FeatureLevel.Functionals)
+
+
+#: Set once openSMILE has processed a signal in this process while TensorFlow was not loaded.
+_loaded_before_tensorflow = False
+
+
+def _tensorflow_first() -> bool:
+    """True when TensorFlow is loaded in this process and openSMILE's native library is not yet.
+
+    openSMILE 2.6's library, loaded *after* TensorFlow 2.21 into the same process, crashes the
+    process (a segmentation fault inside ``SMILEapi``, seen in a notebook that imports Keras
+    first and in the test suite); loaded before, both work. In that case the extraction runs in a
+    fresh worker process (:func:`_worker`), which imports no TensorFlow.
+    """
+    return "tensorflow" in sys.modules and not _loaded_before_tensorflow
+
+
+def _worker(n: int = 1):
+    """Fresh worker processes for openSMILE (joblib's reusable loky executor: started once, kept
+    for the session; a worker imports only this module's dependencies, no TensorFlow)."""
+    return get_reusable_executor(max_workers=n)
+
+
+def _values(y: np.ndarray, sr: int) -> np.ndarray:
+    """openSMILE on a checked signal, in this process."""
+    global _loaded_before_tensorflow
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "Segment too short": checked by clip_features
+        values = _smile().process_signal(y, int(sr)).to_numpy(dtype=np.float32)[0]
+    _loaded_before_tensorflow = _loaded_before_tensorflow or "tensorflow" not in sys.modules
+    return values
 
 
 def _opensmile_version() -> str:
@@ -104,9 +137,7 @@ def clip_features(y: np.ndarray, sr: int) -> np.ndarray:
     if np.max(np.abs(y)) < 1 / 32768:
         raise ValueError("the signal is silent (no sample reaches one 16-bit step): eGeMAPS would be all zeros.")
     y = np.clip(y, -1.0, _INT16_MAX)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "Segment too short": checked above and below
-        values = _smile().process_signal(y, int(sr)).to_numpy(dtype=np.float32)[0]
+    values = _worker().submit(_values, y, int(sr)).result() if _tensorflow_first() else _values(y, sr)
     if not np.all(np.isfinite(values)):
         raise ValueError(f"openSMILE returned {int(np.count_nonzero(~np.isfinite(values)))} non-finite eGeMAPS values.")
     return values
@@ -141,7 +172,11 @@ def extract(meta: pd.DataFrame, sr: int = SAMPLE_RATE, progress: bool = True, n_
     bar = interactive.progress(total=len(files), desc="eGeMAPS", unit="file", disable=not progress)
     try:
         rows = []
-        if n_jobs == 1:
+        if _tensorflow_first():  # openSMILE must not load after TensorFlow: fresh processes do the work
+            for row in _worker(n_jobs).map(_features_of, files, [sr] * len(files), chunksize=16):
+                rows.append(row)
+                bar.update()
+        elif n_jobs == 1:
             for p in files:
                 rows.append(_features_of(p, sr))
                 bar.update()

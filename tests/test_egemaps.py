@@ -210,3 +210,36 @@ def test_a_real_clip(shared_sample):
         pitch[actor] = 27.5 * 2 ** (values[_column(PITCH)] / 12)  # back to Hz
         assert values[_column("VoicedSegmentsPerSec")] > 0.5  # a sentence has voiced stretches
     assert 70 < pitch[1] < 180 and 140 < pitch[2] < 320 and pitch[2] > pitch[1]
+
+
+def test_after_tensorflow_the_work_goes_to_a_fresh_process(monkeypatch, synthetic_meta):
+    """openSMILE's library crashes a process that loaded TensorFlow first: then a worker does it."""
+    import sys
+
+    y = _harmonic(220.0)
+    tensorflow_here = "tensorflow" in sys.modules
+    if not tensorflow_here:
+        in_process = egemaps.clip_features(y, 16_000)
+    monkeypatch.setattr(egemaps, "_tensorflow_first", lambda: True)
+    in_worker = egemaps.clip_features(y, 16_000)
+    assert in_worker[_column("F0semitoneFrom27.5Hz_sma3nz_amean")] == pytest.approx(12 * np.log2(220 / 27.5), abs=0.5)
+    if not tensorflow_here:
+        np.testing.assert_allclose(in_worker, in_process, rtol=1e-6)
+    rows = egemaps.extract(synthetic_meta.iloc[:3], progress=False, n_jobs=1)
+    again = np.stack([egemaps.clip_features(*audio.load_audio(p, sr=egemaps.SAMPLE_RATE)) for p in synthetic_meta["path"].iloc[:3]])
+    np.testing.assert_allclose(rows, again, rtol=1e-6)
+    with pytest.raises(ValueError, match="silent"):  # checked here, before any worker is asked
+        egemaps.clip_features(np.zeros(16_000, np.float32), 16_000)
+
+
+def test_tensorflow_first_sees_the_import_order(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "tensorflow", sys.modules.get("tensorflow", object()))
+    monkeypatch.setattr(egemaps, "_loaded_before_tensorflow", False)
+    assert egemaps._tensorflow_first()
+    monkeypatch.setattr(egemaps, "_loaded_before_tensorflow", True)  # openSMILE ran before TensorFlow came
+    assert not egemaps._tensorflow_first()
+    monkeypatch.setattr(egemaps, "_loaded_before_tensorflow", False)
+    monkeypatch.delitem(sys.modules, "tensorflow")
+    assert not egemaps._tensorflow_first()
