@@ -110,23 +110,7 @@ def extract_features(meta: pd.DataFrame, sr: int = audio.COURSE_SR, progress: bo
     n_jobs = max(1, min(int(n_jobs), len(paths) // 16 or 1))
     from course_utils import interactive
 
-    bar = interactive.progress(total=len(paths), desc="clip statistics", unit="file", disable=not progress)
-    try:
-        if n_jobs == 1:
-            rows = []
-            for p in paths:
-                rows.append(_features_of(p, sr))
-                bar.update()
-        else:
-            from joblib import Parallel, delayed
-
-            rows = []
-            gen = Parallel(n_jobs=n_jobs, return_as="generator", batch_size=16)(delayed(_features_of)(p, sr) for p in paths)
-            for row in gen:
-                rows.append(row)
-                bar.update()
-    finally:
-        bar.close()
+    rows = interactive.map_files(_features_of, paths, sr, n_jobs=n_jobs, desc="clip statistics", progress_bar=progress)
     return np.stack(rows).astype(np.float32)
 
 

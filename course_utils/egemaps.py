@@ -169,26 +169,9 @@ def extract(meta: pd.DataFrame, sr: int = SAMPLE_RATE, progress: bool = True, n_
     n_jobs = max(1, min(int(n_jobs), len(files) // 16 or 1))
     from course_utils import interactive
 
-    bar = interactive.progress(total=len(files), desc="eGeMAPS", unit="file", disable=not progress)
-    try:
-        rows = []
-        if _tensorflow_first():  # openSMILE must not load after TensorFlow: fresh processes do the work
-            for row in _worker(n_jobs).map(_features_of, files, [sr] * len(files), chunksize=16):
-                rows.append(row)
-                bar.update()
-        elif n_jobs == 1:
-            for p in files:
-                rows.append(_features_of(p, sr))
-                bar.update()
-        else:
-            from joblib import Parallel, delayed
-
-            gen = Parallel(n_jobs=n_jobs, return_as="generator", batch_size=16)(delayed(_features_of)(p, sr) for p in files)
-            for row in gen:
-                rows.append(row)
-                bar.update()
-    finally:
-        bar.close()
+    # openSMILE must not load after TensorFlow (see _tensorflow_first): then fresh processes do the work
+    rows = interactive.map_files(_features_of, files, sr, n_jobs=n_jobs, desc="eGeMAPS", progress_bar=progress,
+                                 executor=_worker(n_jobs) if _tensorflow_first() else None)
     return np.stack(rows).astype(np.float32)
 
 

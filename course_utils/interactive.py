@@ -116,6 +116,31 @@ def progress(iterable=None, **kwargs):
     return tqdm(iterable, **kwargs)
 
 
+def map_files(fn, files, *args, n_jobs: int = 1, desc: str = "files", progress_bar: bool = True, executor=None) -> list:
+    """``[fn(f, *args) for f in files]`` in ``n_jobs`` processes (joblib, batches of 16), with one
+    :func:`progress` bar counting the files; ``n_jobs=1`` runs in this process. ``executor``: a
+    ``concurrent.futures`` executor to use instead (e.g. fresh worker processes). The results keep
+    the order of ``files``. Used by the feature extractors of ``07_classical_baseline``.
+    """
+    bar = progress(total=len(files), desc=desc, unit="file", disable=not progress_bar)
+    try:
+        if executor is not None:
+            results = executor.map(fn, files, *([a] * len(files) for a in args), chunksize=16)
+        elif n_jobs == 1:
+            results = (fn(f, *args) for f in files)
+        else:
+            from joblib import Parallel, delayed
+
+            results = Parallel(n_jobs=n_jobs, return_as="generator", batch_size=16)(delayed(fn)(f, *args) for f in files)
+        rows = []
+        for row in results:
+            rows.append(row)
+            bar.update()
+        return rows
+    finally:
+        bar.close()
+
+
 def epoch_progress(epochs: int, desc: str = "training", metrics: Sequence[str] = ("loss", "val_accuracy"),
                    callback_base: type | None = None):
     """A Keras callback that counts epochs in one :func:`progress` bar, with the last ``metrics``.

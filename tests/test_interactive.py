@@ -377,3 +377,15 @@ def test_explorer_checks_its_clips():
     with pytest.raises(ValueError, match=r"needs the columns \['emotion_name'\]"):
         interactive.ClassifierExplorer(softmax_model, pd.DataFrame({"path": ["a.wav"]}), CLASSES, None,
                                        label_column="emotion_name")
+
+
+def test_map_files_keeps_the_order_in_every_mode():
+    from concurrent.futures import ThreadPoolExecutor
+
+    files = [f"f{i}" for i in range(40)]
+    expected = [f + "!" for f in files]
+    assert interactive.map_files(str.__add__, files, "!", n_jobs=1, progress_bar=False) == expected
+    assert interactive.map_files(str.__add__, files, "!", n_jobs=2, progress_bar=False) == expected
+    with ThreadPoolExecutor(2) as pool:
+        assert interactive.map_files(str.__add__, files, "!", executor=pool, progress_bar=False) == expected
+    assert interactive.map_files(str.__add__, [], "!", progress_bar=False) == []
