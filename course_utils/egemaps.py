@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from joblib.externals.loky import get_reusable_executor
+from joblib.externals.loky import ProcessPoolExecutor
 
 from course_utils import audio, paths
 from course_utils.atomic import atomic_path
@@ -79,10 +79,12 @@ def _tensorflow_first() -> bool:
     return "tensorflow" in sys.modules and not _loaded_before_tensorflow
 
 
-def _worker(n: int = 1):
-    """Fresh worker processes for openSMILE (joblib's reusable loky executor: started once, kept
-    for the session; a worker imports only this module's dependencies, no TensorFlow)."""
-    return get_reusable_executor(max_workers=n)
+@lru_cache(maxsize=None)
+def _worker(n: int = 1) -> ProcessPoolExecutor:
+    """Fresh worker processes for openSMILE (loky's process pool, as joblib uses it: started once
+    per size and kept for the session; a worker imports only this module's dependencies, no
+    TensorFlow). A pool of its own, so that joblib's shared executor is left alone."""
+    return ProcessPoolExecutor(max_workers=n)
 
 
 def _values(y: np.ndarray, sr: int) -> np.ndarray:
