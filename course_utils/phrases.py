@@ -11,6 +11,7 @@ numbers do.
 function                           what it says
 =================================  ===========================================================
 :func:`binomial_se`                the standard error of an accuracy measured on ``n`` clips
+:func:`difference_se`              the standard error of the difference of two such accuracies
 :func:`pct`                        a fraction as a percentage: ``"42.6 %"``
 :func:`points`                     a difference of two fractions: ``"3.2 percentage points"``
 :func:`compare`                    who is ahead of whom, by how much, or "level" within one SE
@@ -65,6 +66,15 @@ def binomial_se(p: float, n: int) -> float:
     if isinstance(n, bool) or int(n) != n or n < 1:
         raise ValueError(f"n must be a positive whole number of clips, got {n!r}")
     return math.sqrt(p * (1.0 - p) / int(n))
+
+
+def difference_se(a: float, n_a: int, b: float, n_b: int) -> float:
+    """The standard error of ``a - b``, two accuracies measured on independent test sets of
+    ``n_a`` and ``n_b`` clips: ``sqrt(se_a^2 + se_b^2)`` with :func:`binomial_se`. The ``se`` to
+    give :func:`compare` when two models were tested on different clips. Used in
+    ``07_classical_baseline``, ``16_better_emotion_model`` and ``17_new_voices``.
+    """
+    return float(math.hypot(binomial_se(a, n_a), binomial_se(b, n_b)))
 
 
 def pct(x: float, digits: int = 1) -> str:

@@ -149,3 +149,11 @@ def test_weigh_flips_with_the_numbers():
     assert phrases.weigh(0.3, 0.2, factor=1.2) == "more than"
     with pytest.raises(ValueError):
         phrases.weigh(-0.1, 0.2)
+
+
+def test_difference_se_adds_the_variances_of_two_independent_accuracies():
+    assert phrases.difference_se(0.5, 100, 0.5, 100) == pytest.approx(math.sqrt(2) * 0.05)
+    assert phrases.difference_se(0.8, 216, 0.4259, 216) == pytest.approx(
+        math.hypot(phrases.binomial_se(0.8, 216), phrases.binomial_se(0.4259, 216)))
+    assert phrases.difference_se(1.0, 50, 0.0, 50) == 0.0  # no sampling noise at 0 or 100 %
+    assert phrases.difference_se(0.5, 400, 0.5, 100) < phrases.difference_se(0.5, 100, 0.5, 100)
