@@ -103,3 +103,28 @@ def test_generated_claims_hold_on_real_ravdess_sample(stem, shared_sample, tmp_p
     record = json.loads(path.read_text())
     assert record["dataset"] == "ravdess" and record["claims"], "the chapter made no generated claim"
     assert results.check_claims(path) == []
+
+
+@pytest.mark.parametrize("stem, bad, shown", [
+    ("00_getting_the_data", {"quick": "false"}, "quick = 'false' (a str) is not allowed"),  # papermill -p quick false
+    ("08_cnn_binary", {"epochs_sex": -1}, "epochs_sex = -1 (an int) is not allowed"),
+    ("05_eda", {"image_size": [128, 128]}, "image_size = [128, 128] (a list) is not allowed"),
+    ("07_classical_baseline", {"c_grid": "[0.1, 1]"}, "lists and dicts need -y"),
+    ("16_better_emotion_model", {"n_folds": 3, "max_folds": 5}, "max_folds = 5 is more than n_folds = 3"),
+], ids=["string-bool", "out-of-range", "wrong-type", "list-as-string", "not-together"])
+def test_a_bad_parameter_stops_the_run_in_the_check_cell_with_one_message(stem, bad, shown, tmp_path, monkeypatch):
+    """Headless, as a teacher runs it: the run stops right after the parameters, and the error
+    shows as the message with its fix, not as a traceback through the course's helpers."""
+    import papermill
+
+    monkeypatch.setenv("COURSE_BUILD_DIR", str(tmp_path))
+    nb = ROOT / "notebooks" / f"{stem}.ipynb"
+    with pytest.raises(papermill.PapermillExecutionError) as err:
+        runner.run_notebook(nb, tmp_path / "executed", {"dataset": "synthetic", "quick": True, **bad}, progress=False, timeout=120)
+    assert err.value.ename == "ParameterError" and shown in err.value.evalue and "Fix:" in err.value.evalue
+    executed = nbformat.read(tmp_path / "executed" / nb.name, as_version=4)
+    failed = [c for c in executed.cells if any(o.get("output_type") == "error" for o in c.get("outputs", []))]
+    assert len(failed) == 1 and "params.check(globals()" in failed[0].source
+    tb = next(o for o in failed[0].outputs if o.get("output_type") == "error")["traceback"]
+    assert len("\n".join(tb).splitlines()) <= 6 and "Traceback" not in "\n".join(tb) and "Fix:" in "\n".join(tb)
+    assert not (tmp_path / "results" / f"{stem}.json").exists()
