@@ -7,6 +7,7 @@ feature cache, results).
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +19,10 @@ def atomic_path(path: str | Path, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it to ``path`` when the block succeeds.
 
     If the block raises (or the process is interrupted), the temporary file is removed and
-    ``path`` is untouched. ``suffix`` defaults to ``path``'s own suffix, for writers that
+    ``path`` is untouched. The temporary name, ``.<name>.<pid>.<random><suffix>``, carries the
+    writer's process id: if the process is killed (``kill -9``, the out-of-memory killer) and the
+    file stays, the next run knows it is abandoned (:data:`LEFTOVER_PATTERN`,
+    :func:`course_utils.cache.clean_leftovers`). ``suffix`` defaults to ``path``'s own suffix, for writers that
     choose a format by extension (``np.savez`` adds ``.npz`` otherwise).
 
     >>> with atomic_path("out/table.csv") as tmp:      # doctest: +SKIP
@@ -26,7 +30,8 @@ def atomic_path(path: str | Path, suffix: str | None = None) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix if suffix is None else suffix, dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=path.suffix if suffix is None else suffix,
+                               dir=path.parent)
     os.close(fd)
     tmp = Path(tmp)
     try:
@@ -36,6 +41,11 @@ def atomic_path(path: str | Path, suffix: str | None = None) -> Iterator[Path]:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+#: The name of a temporary file of :func:`atomic_path` (``pid`` is None for files written by
+#: course versions before the id was added); used to find the leftovers of killed runs.
+LEFTOVER_PATTERN = re.compile(r"^\.(?P<name>.+?)\.(?:(?P<pid>\d+)\.)?[a-z0-9_]{8}(?P<suffix>\.[A-Za-z0-9]+)?$")
 
 
 def current_umask() -> int:

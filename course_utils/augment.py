@@ -43,8 +43,7 @@ from IPython.display import Audio, display
 from joblib import Parallel, delayed
 from keras import layers, ops
 
-from course_utils import audio, features, interactive, paths
-from course_utils.atomic import atomic_path
+from course_utils import audio, cache, features, interactive, paths
 
 #: Bump when the waveform augmentation recipe changes, so that old caches are not reused.
 AUGMENT_VERSION = 1
@@ -427,23 +426,22 @@ def augmented_images(
         raise ValueError(f"copies must be >= 1, got {copies}")
     target = augmented_cache_path(meta, config, settings, copies, seed, dataset, cache_dir)
     names = [Path(p).name for p in meta["path"]]
-    if target.exists():
-        with np.load(target) as cached:
-            if list(cached["filenames"]) == names:
-                return cached["images"].astype(np.float16)
-    files = [str(p) for p in meta["path"]]
-    # Threads, not processes: the work happens in NumPy, soxr and BLAS code that releases the
-    # GIL, and a worker process would first have to import TensorFlow (this module imports
-    # Keras), about 10 s per worker.
-    jobs = Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")(
-        delayed(_augmented_copies)(p, config, settings, copies, seed) for p in files
-    )
-    per_file = list(interactive.progress(jobs, total=len(files), desc="augmented copies", unit="file",
-                                         disable=not progress))
-    images = np.stack(per_file, axis=1).astype(np.float16)  # (copies, N, H, W)
-    with atomic_path(target) as tmp:
-        np.savez(tmp, images=images, filenames=np.array(names))
-    return images
+
+    def build() -> dict:
+        files = [str(p) for p in meta["path"]]
+        # Threads, not processes: the work happens in NumPy, soxr and BLAS code that releases the
+        # GIL, and a worker process would first have to import TensorFlow (this module imports
+        # Keras), about 10 s per worker.
+        jobs = Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")(
+            delayed(_augmented_copies)(p, config, settings, copies, seed) for p in files
+        )
+        per_file = list(interactive.progress(jobs, total=len(files), desc="augmented copies", unit="file",
+                                             disable=not progress))
+        return {"images": np.stack(per_file, axis=1).astype(np.float16), "filenames": np.array(names)}  # (copies, N, H, W)
+
+    entry = cache.cached(target, build, what="augmented-copies", names=names,
+                         check=cache.shape_check("images", (copies, len(names), *config.image_size)))
+    return entry["images"].astype(np.float16)
 
 
 def versions_dataset(

@@ -33,8 +33,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from course_utils import audio, diagnosis, eda, egemaps, features, paths, results
-from course_utils.atomic import atomic_path
+from course_utils import audio, cache, diagnosis, eda, egemaps, features, paths, results
 
 #: Number of MFCCs.
 N_MFCC = 20
@@ -115,22 +114,22 @@ def extract_features(meta: pd.DataFrame, sr: int = audio.COURSE_SR, progress: bo
 
 
 def cached_features(meta: pd.DataFrame, *, cache_dir: str | Path | None = None, n_jobs: int | None = None) -> np.ndarray:
-    """:func:`extract_features` of ``meta``, cached on disk (atomic ``.npz``).
+    """:func:`extract_features` of ``meta``, cached on disk (:func:`course_utils.cache.cached`).
 
     The cache file is named by a fingerprint of the file list
-    (:func:`course_utils.paths.files_fingerprint`), so a different subset gets its own.
+    (:func:`course_utils.paths.files_fingerprint`), so a different subset gets its own; a
+    damaged one is reported and computed again. Taught in ``07_classical_baseline``.
     """
     cache_dir = Path(cache_dir) if cache_dir is not None else paths.cache_dir()
     target = cache_dir / f"baseline-{paths.files_fingerprint(meta['path'], N_MFCC, audio.COURSE_SR)}-{len(meta)}.npz"
-    names = np.array([Path(p).name for p in meta["path"]])
-    if target.exists():
-        with np.load(target) as cached:
-            if np.array_equal(cached["filenames"], names):
-                return cached["features"]
-    X = extract_features(meta, progress=False, n_jobs=n_jobs)
-    with atomic_path(target) as tmp:
-        np.savez(tmp, features=X, filenames=names)
-    return X
+    names = [Path(p).name for p in meta["path"]]
+
+    def build() -> dict:
+        return {"features": extract_features(meta, progress=False, n_jobs=n_jobs), "filenames": np.array(names)}
+
+    # f0 statistics are NaN for a clip without voiced frames (the classifiers impute them): not a damage
+    return cache.cached(target, build, what="clip-statistics", names=names,
+                        check=cache.shape_check("features", (len(names), None), finite=False))["features"]
 
 
 def make_classifier(seed: int = 0) -> Pipeline:

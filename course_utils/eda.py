@@ -54,8 +54,7 @@ import seaborn as sns
 from joblib import Parallel, delayed
 from matplotlib.ticker import FixedLocator, NullLocator
 
-from course_utils import audio, interactive, paths, plots, spectrum
-from course_utils.atomic import atomic_path
+from course_utils import audio, cache, interactive, paths, plots, spectrum
 from course_utils.features import FeatureConfig
 
 #: Bump when the measurements change, so that old cache files are not reused.
@@ -244,20 +243,6 @@ def acoustics_cache_path(
     return cache_dir / f"acoustics-{dataset}-{config.key()}-{key}-{len(meta)}.csv"
 
 
-#: pandas >= 3 reads floats back exactly by default (and deprecates the option); 2.x needs it.
-_EXACT_FLOATS = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
-
-
-def _read_cache(target: Path, names: list[str]) -> pd.DataFrame | None:
-    try:
-        cached = pd.read_csv(target, **_EXACT_FLOATS)
-    except (OSError, ValueError, pd.errors.ParserError):
-        return None
-    if list(cached.get("filename", [])) != names or not set(ACOUSTIC_COLUMNS) <= set(cached.columns):
-        return None
-    return cached
-
-
 def acoustic_table(
     meta: pd.DataFrame,
     config: AcousticConfig = AcousticConfig(),
@@ -271,19 +256,25 @@ def acoustic_table(
 
     Read from the cache when it holds these files; otherwise measured in parallel
     (``n_jobs`` processes) with a progress bar, and cached atomically as CSV (floats written
-    and read back exactly, so a cached rerun gives the same numbers).
+    and read back exactly, so a cached rerun gives the same numbers); a damaged entry is
+    reported and measured again (:func:`course_utils.cache.cached`). Taught in ``05_eda``.
     """
     target = acoustics_cache_path(meta, config, dataset, cache_dir)
     names = [Path(p).name for p in meta["path"]]
-    measured = _read_cache(target, names) if target.exists() else None
-    if measured is None:
+
+    def build() -> pd.DataFrame:
         files = list(meta["path"])
         jobs = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(file_acoustics)(p, config) for p in files)
         rows = list(interactive.progress(jobs, total=len(files), desc="acoustics (pyin)", unit="file", disable=not progress))
-        measured = pd.DataFrame(rows, columns=list(ACOUSTIC_COLUMNS))
-        measured.insert(0, "filename", names)
-        with atomic_path(target) as tmp:
-            measured.to_csv(tmp, index=False)
+        table = pd.DataFrame(rows, columns=list(ACOUSTIC_COLUMNS))
+        table.insert(0, "filename", names)
+        return table
+
+    def columns(table: pd.DataFrame) -> str | None:
+        missing = set(ACOUSTIC_COLUMNS) - set(table.columns)
+        return f"it lacks the columns {sorted(missing)}" if missing else None
+
+    measured = cache.cached(target, build, what="acoustics", names=names, check=columns)
     labels = meta[[c for c in META_COLUMNS if c in meta]].reset_index(drop=True)
     return pd.concat([labels, measured[list(ACOUSTIC_COLUMNS)].reset_index(drop=True)], axis=1)
 

@@ -30,8 +30,6 @@ from __future__ import annotations
 import os
 import sys
 import warnings
-import zipfile
-import zlib
 from functools import lru_cache
 from pathlib import Path
 
@@ -39,8 +37,7 @@ import numpy as np
 import pandas as pd
 from joblib.externals.loky import ProcessPoolExecutor
 
-from course_utils import audio, paths
-from course_utils.atomic import atomic_path
+from course_utils import audio, cache, paths
 
 #: opensmile's name of the feature set.
 FEATURE_SET = "eGeMAPSv02"
@@ -190,26 +187,6 @@ def cache_path(meta: pd.DataFrame, *, dataset: str, sr: int = SAMPLE_RATE, cache
     return cache_dir / f"egemaps-{dataset}-{int(sr)}hz-{key}-{len(meta)}.npz"
 
 
-def _read_cache(target: Path, names: np.ndarray) -> np.ndarray | None:
-    """The cached matrix, or None when the file is missing, for other files, or damaged
-    (damage is reported in one line; the caller computes the features again)."""
-    if not target.exists():
-        return None
-    try:
-        with np.load(target, allow_pickle=False) as cached:
-            filenames, X = cached["filenames"], cached["features"]
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as err:
-        print(f"The eGeMAPS cache {target} is damaged ({type(err).__name__}: {err}); computing it again.", flush=True)
-        return None
-    if not np.array_equal(filenames, names):
-        return None
-    if X.shape != (len(names), N_FEATURES) or not np.all(np.isfinite(X)):
-        print(f"The eGeMAPS cache {target} is damaged (features of shape {X.shape}, or not finite); computing it again.",
-              flush=True)
-        return None
-    return X.astype(np.float32)
-
-
 def cached(
     meta: pd.DataFrame,
     *,
@@ -227,11 +204,10 @@ def cached(
     with a one-line message. Taught in ``07_classical_baseline``.
     """
     target = cache_path(meta, dataset=dataset, sr=sr, cache_dir=cache_dir)
-    names = np.array([Path(p).name for p in meta["path"]])
-    X = _read_cache(target, names)
-    if X is not None:
-        return X
-    X = extract(meta, sr=sr, progress=progress, n_jobs=n_jobs)
-    with atomic_path(target) as tmp:
-        np.savez(tmp, features=X, filenames=names)
-    return X
+    names = [Path(p).name for p in meta["path"]]
+
+    def build() -> dict:
+        return {"features": extract(meta, sr=sr, progress=progress, n_jobs=n_jobs), "filenames": np.array(names)}
+
+    entry = cache.cached(target, build, what="eGeMAPS", names=names, check=cache.shape_check("features", (len(names), N_FEATURES)))
+    return entry["features"].astype(np.float32)

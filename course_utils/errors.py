@@ -30,3 +30,8 @@ class CourseError(Exception):
 class ParameterError(CourseError, ValueError):
     """A notebook parameter with a value the chapter cannot use (:func:`course_utils.params.check`).
     Raised in every chapter's first code cells."""
+
+
+class InputError(CourseError, ValueError):
+    """A signal or file the course cannot use (empty, silent, not finite), named with the fix.
+    Raised by the feature recipes of ``04_mel_scale`` and ``06_preprocessing``."""

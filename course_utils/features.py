@@ -25,8 +25,8 @@ import pandas as pd
 from joblib import Parallel, delayed
 from PIL import Image
 
-from course_utils import audio, paths
-from course_utils.atomic import atomic_path
+from course_utils import audio, cache, paths
+from course_utils.errors import InputError
 
 #: Bump when the recipe changes, so that old cache files are not reused.
 FEATURE_VERSION = 1
@@ -91,17 +91,46 @@ def to_image(S_db: np.ndarray, size: tuple[int, int], db_range: float = 80.0) ->
     return img.astype(np.float32)
 
 
+#: The peak amplitude below which a signal counts as silent: -100 dBFS, below the noise floor of
+#: any 16-bit recording (about -96 dBFS); :func:`signal_image` refuses it.
+SILENCE_PEAK = 1e-5
+
+
 def signal_image(y: np.ndarray, config: FeatureConfig = FeatureConfig()) -> np.ndarray:
     """The recipe for a sound already loaded at ``config.sample_rate``: trim, fix length,
-    log-Mel, image. Shape (H, W). What :func:`clip_image` does after loading a file."""
+    log-Mel, image. Shape (H, W). What :func:`clip_image` does after loading a file.
+
+    An empty signal, one with samples that are not finite (NaN, infinity) or a silent one (peak
+    below :data:`SILENCE_PEAK`, -100 dBFS) raises :class:`course_utils.errors.InputError`: its
+    image would be uniform (every pixel 1.0, since the image is scaled to its loudest bin) and
+    look like data. Taught in ``06_preprocessing``.
+    """
+    y = np.asarray(y)
+    if y.size == 0:
+        raise InputError("the signal is empty (0 samples): there is nothing to make an image of. "
+                         "Fix: check the file or the recording (audio.load_audio returns what the file holds)")
+    if not np.all(np.isfinite(y)):
+        bad = int(np.size(y) - np.count_nonzero(np.isfinite(y)))
+        raise InputError(f"{bad} of {y.size} samples are not finite (NaN or infinity): the file is damaged. "
+                         "Fix: re-export or re-record it, or remove it from the corpus")
+    peak = float(np.max(np.abs(y)))
+    if peak < SILENCE_PEAK:
+        level = "digital silence, every sample 0" if peak == 0 else f"peak {20 * np.log10(peak):.0f} dBFS"
+        raise InputError(f"the signal is silent ({level}): its log-Mel image would be uniform. "
+                         "Fix: check the microphone or the file; a clip needs sound above -100 dBFS")
     y = audio.preprocess(y, config.sample_rate, config.duration, top_db=config.trim_top_db)
     return to_image(log_mel(y, config.sample_rate, config), config.image_size, config.db_range)
 
 
 def clip_image(path: str | Path, config: FeatureConfig = FeatureConfig()) -> np.ndarray:
-    """The full recipe for one file: load, trim, fix length, log-Mel, image. Shape (H, W)."""
+    """The full recipe for one file: load, trim, fix length, log-Mel, image. Shape (H, W).
+    A file the recipe cannot use raises :class:`course_utils.errors.InputError` naming it.
+    Taught in ``06_preprocessing``."""
     y, _ = audio.load_audio(path, sr=config.sample_rate)
-    return signal_image(y, config)
+    try:
+        return signal_image(y, config)
+    except InputError as err:
+        raise InputError(f"{path}: {err}") from None
 
 
 def cache_path(meta: pd.DataFrame, config: FeatureConfig, dataset: str, cache_dir: str | Path | None = None) -> Path:
@@ -128,28 +157,24 @@ def compute_images(
     """Log-Mel images of every row of ``meta`` (column ``path``): array (N, H, W), float32.
 
     Loaded from the cache when it holds them; otherwise computed in parallel (``n_jobs``
-    processes, all cores by default) with a progress bar, and cached atomically.
+    processes, all cores by default) with a progress bar, and cached atomically. A damaged
+    cache entry is reported in one line and computed again (:func:`course_utils.cache.cached`).
+    Taught in ``06_preprocessing``.
     """
     target = cache_path(meta, config, dataset, cache_dir)
     names = [Path(p).name for p in meta["path"]]
-    if target.exists():
-        with np.load(target) as cached:
-            if list(cached["filenames"]) == names:
-                return cached["images"].astype(np.float32)
-    from course_utils import interactive
 
-    files = list(meta["path"])
-    jobs = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(clip_image)(p, config) for p in files)
-    bar = interactive.progress(jobs, total=len(files), desc="log-Mel images", unit="file", disable=not progress)
-    images = np.stack(list(bar)).astype(np.float32)
-    _save_atomic(target, images=images.astype(np.float16), filenames=np.array(names))
-    return images.astype(np.float16).astype(np.float32)
+    def build() -> dict:
+        from course_utils import interactive
 
+        files = list(meta["path"])
+        jobs = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(clip_image)(p, config) for p in files)
+        bar = interactive.progress(jobs, total=len(files), desc="log-Mel images", unit="file", disable=not progress)
+        return {"images": np.stack(list(bar)).astype(np.float16), "filenames": np.array(names)}
 
-def _save_atomic(target: Path, **arrays: np.ndarray) -> None:
-    """``np.savez`` to a temporary file in the same folder, then rename it into place."""
-    with atomic_path(target) as tmp:
-        np.savez(tmp, **arrays)
+    entry = cache.cached(target, build, what="log-Mel image", names=names,
+                         check=cache.shape_check("images", (len(names), *config.image_size)))
+    return entry["images"].astype(np.float32)
 
 
 def image_to_audio(image: np.ndarray, config: FeatureConfig = FeatureConfig(), n_iter: int = 32) -> np.ndarray:

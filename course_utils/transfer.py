@@ -36,8 +36,8 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
+from course_utils import cache as disk_cache
 from course_utils import interactive, models, paths, study
-from course_utils.atomic import atomic_path
 
 #: The file Keras looks for (and downloads) for ``VGG16(include_top=False, weights="imagenet")``.
 WEIGHTS_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
@@ -383,7 +383,8 @@ def frozen_features(front: keras.Model, images: np.ndarray, *, batch_size: int =
     ``images``: (N, H, W) in [0, 1] (a channel axis is added) or (N, H, W, C). The cache file
     (``frozen-<key>-<N>.npz`` under ``cache_dir``, default ``paths.cache_dir()``) is named by a
     hash of the images *and* of ``front``'s weights, so ImageNet and random weights, or other
-    images, never share an entry; it is written atomically. Features are stored as float16
+    images, never share an entry; it is written atomically, and a damaged entry is reported and
+    computed again (:func:`course_utils.cache.cached`). Features are stored as float16
     (half the memory; ReLU outputs of a few hundred at most lose about 0.05 % to rounding)
     unless they exceed float16's range, and the same rounded values are returned on the first
     run as from the cache, so reruns give the same numbers. Taught in ``11_transfer_vgg16``.
@@ -393,20 +394,25 @@ def frozen_features(front: keras.Model, images: np.ndarray, *, batch_size: int =
         x = x[..., None]
     key = _features_key(front, x)
     target = (Path(cache_dir) if cache_dir is not None else paths.cache_dir()) / f"frozen-{key}-{len(x)}.npz"
-    if cache and target.exists():
-        with np.load(target) as cached:
-            return cached["features"]
-    chunks = []
-    for start in interactive.progress(range(0, len(x), batch_size), desc=f"{front.name}", unit="batch",
-                                      disable=not progress):
-        chunks.append(np.asarray(front.predict_on_batch(x[start:start + batch_size])))
-    feats = np.concatenate(chunks).astype(np.float32)
-    if np.isfinite(feats).all() and np.abs(feats).max() < np.finfo(np.float16).max:
-        feats = feats.astype(np.float16)
-    if cache:
-        with atomic_path(target) as tmp:
-            np.savez(tmp, features=feats)
-    return feats
+
+    def build() -> dict:
+        chunks = []
+        for start in interactive.progress(range(0, len(x), batch_size), desc=f"{front.name}", unit="batch",
+                                          disable=not progress):
+            chunks.append(np.asarray(front.predict_on_batch(x[start:start + batch_size])))
+        feats = np.concatenate(chunks).astype(np.float32)
+        if np.isfinite(feats).all() and np.abs(feats).max() < np.finfo(np.float16).max:
+            feats = feats.astype(np.float16)
+        return {"features": feats}
+
+    if not cache:
+        return build()["features"]
+
+    def whole(data: dict) -> str | None:
+        f = data.get("features")
+        return None if f is not None and len(f) == len(x) else f"no features for {len(x)} images"
+
+    return disk_cache.cached(target, build, what="frozen-feature", check=whole)["features"]
 
 
 def feature_dataset(features: np.ndarray, labels: np.ndarray | None = None, *, batch_size: int = 32,

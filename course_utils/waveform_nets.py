@@ -35,8 +35,7 @@ import pandas as pd
 from joblib import Parallel, delayed
 from matplotlib.ticker import FuncFormatter
 
-from course_utils import audio, features, interactive, paths
-from course_utils.atomic import atomic_path
+from course_utils import audio, cache, features, interactive, paths
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -100,23 +99,21 @@ def load_waveforms(
 
     Read from the cache when it holds exactly these files; otherwise loaded with
     :func:`load_clip` in ``n_jobs`` processes (a progress bar) and written to the cache
-    atomically (``atomic.atomic_path``: a temporary file, then a rename). Taught in
+    atomically; a damaged entry is reported and computed again (:func:`course_utils.cache.cached`). Taught in
     ``14_raw_waveform``.
     """
     target = waveform_cache_path(meta, sr=sr, n_samples=n_samples, dataset=dataset, top_db=top_db, cache_dir=cache_dir)
     names = [Path(p).name for p in meta["path"]]
-    if target.exists():
-        with np.load(target) as cached:
-            if list(cached["filenames"]) == names and cached["waves"].shape == (len(names), n_samples):
-                return cached["waves"].astype(np.float32)
-    files = [str(p) for p in meta["path"]]
-    jobs = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(load_clip)(p, sr, n_samples, top_db) for p in files)
-    waves = np.stack(list(interactive.progress(jobs, total=len(files), desc="waveforms", unit="file",
-                                               disable=not progress)))
-    waves = waves.astype(np.float32)
-    with atomic_path(target) as tmp:
-        np.savez(tmp, waves=waves, filenames=np.array(names))
-    return waves
+
+    def build() -> dict:
+        files = [str(p) for p in meta["path"]]
+        jobs = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(load_clip)(p, sr, n_samples, top_db) for p in files)
+        waves = np.stack(list(interactive.progress(jobs, total=len(files), desc="waveforms", unit="file",
+                                                   disable=not progress)))
+        return {"waves": waves.astype(np.float32), "filenames": np.array(names)}
+
+    entry = cache.cached(target, build, what="waveform", names=names, check=cache.shape_check("waves", (len(names), n_samples)))
+    return entry["waves"].astype(np.float32)
 
 
 def memory_table(rows: Iterable[tuple[str, Sequence[int], str]]) -> pd.DataFrame:

@@ -1,0 +1,194 @@
+"""One cache mechanism (issue 14, section 2): every per-clip cache heals itself, killed runs
+leave nothing behind, and the size report counts everything under data/."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from course_utils import atomic, audio, baseline, cache, eda, features, metadata, synth, waveform_nets
+
+NAMES = ["03-01-01-01-01-01-01.wav", "03-01-05-02-01-01-02.wav", "03-01-04-01-02-02-01.wav"]
+
+
+@pytest.fixture(scope="module")
+def meta(tmp_path_factory) -> pd.DataFrame:
+    """Three clips of the offline corpus (synth.render) as 48 kHz WAV files."""
+    root = tmp_path_factory.mktemp("clips")
+    for name in NAMES:
+        y, sr = synth.render(name)
+        audio.write_wav_atomic(root / f"Actor_{int(name[-6:-4]):02d}" / name, y, sr)
+    return metadata.build_metadata(root)
+
+
+SMALL = features.FeatureConfig(image_size=(32, 32))
+
+#: Each per-clip cache of the course: (how to compute it, where it is kept).
+CACHES = {
+    "log-Mel images": (lambda m, d: features.compute_images(m, SMALL, dataset="t", cache_dir=d, n_jobs=1, progress=False),
+                       lambda m, d: features.cache_path(m, SMALL, "t", d)),
+    "acoustics": (lambda m, d: eda.acoustic_table(m, dataset="t", cache_dir=d, n_jobs=1, progress=False),
+                  lambda m, d: eda.acoustics_cache_path(m, eda.AcousticConfig(), "t", d)),
+    "clip statistics": (lambda m, d: baseline.cached_features(m, cache_dir=d, n_jobs=1),
+                        lambda m, d: next(d.glob("baseline-*.npz"))),
+    "waveforms": (lambda m, d: waveform_nets.load_waveforms(m, sr=8000, n_samples=2187, dataset="t", cache_dir=d, n_jobs=1,
+                                                            progress=False),
+                  lambda m, d: waveform_nets.waveform_cache_path(m, sr=8000, n_samples=2187, dataset="t", cache_dir=d)),
+}
+
+
+def _same(a, b):
+    if isinstance(a, pd.DataFrame):
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
+    else:
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("damage", ["zero bytes", "truncated", "not a zip or table", "other clips"])
+@pytest.mark.parametrize("kind", list(CACHES))
+def test_a_damaged_cache_entry_is_reported_in_one_line_removed_and_rebuilt(kind, damage, meta, tmp_path, capsys):
+    compute, where = CACHES[kind]
+    first = compute(meta, tmp_path)
+    target = where(meta, tmp_path)
+    if damage == "zero bytes":
+        target.write_bytes(b"")
+    elif damage == "truncated":
+        target.write_bytes(target.read_bytes()[: max(1, target.stat().st_size // 3)])
+    elif damage == "not a zip or table":
+        target.write_bytes(b"\x00\x01 this is not what the course wrote")
+    else:
+        other = metadata.build_metadata(meta["path"].iloc[0].rsplit("/", 2)[0]).iloc[:1]
+        compute(other, tmp_path / "other")
+        target.write_bytes(where(other, tmp_path / "other").read_bytes())
+    capsys.readouterr()
+    again = compute(meta, tmp_path)
+    _same(first, again)
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1, out
+    assert str(target) in out and "removed, computing it again" in out
+    assert ("stale" if damage == "other clips" else "damaged") in out
+    capsys.readouterr()
+    _same(first, compute(meta, tmp_path))  # healed: read from the rebuilt entry, silently
+    assert capsys.readouterr().out == ""
+
+
+def test_a_cache_entry_that_fails_its_check_is_rebuilt(meta, tmp_path, capsys):
+    images = features.compute_images(meta, SMALL, dataset="t", cache_dir=tmp_path, n_jobs=1, progress=False)
+    target = features.cache_path(meta, SMALL, "t", tmp_path)
+    np.savez(target, images=np.full((3, 16, 16), np.nan, np.float16), filenames=np.array([Path(p).name for p in meta["path"]]))
+    np.testing.assert_array_equal(features.compute_images(meta, SMALL, dataset="t", cache_dir=tmp_path, n_jobs=1, progress=False),
+                                  images)
+    assert "images of shape (3, 16, 16)" in capsys.readouterr().out
+
+
+def test_read_and_cached_formats(tmp_path):
+    with pytest.raises(ValueError, match=".npz or .csv"):
+        cache.cached(tmp_path / "x.json", lambda: {}, what="x")
+    table = pd.DataFrame({"filename": ["a.wav"], "v": [0.1 + 0.2]})
+    got = cache.cached(tmp_path / "t.csv", lambda: table, what="t", names=["a.wav"])
+    pd.testing.assert_frame_equal(cache.read(tmp_path / "t.csv", what="t", names=["a.wav"]), got, check_exact=True)
+    assert cache.read(tmp_path / "missing.npz", what="t") is None
+    np.savez(tmp_path / "n.npz", x=np.ones(2))
+    assert cache.read(tmp_path / "n.npz", what="t", names=["a.wav"]) is None  # no list of clips: damaged
+    check = cache.shape_check("x", (2, None))
+    assert "shape (2,)" in check({"x": np.ones(2)}) and check({"x": np.ones((2, 5))}) is None
+    assert "not finite" in check({"x": np.full((2, 1), np.inf)}) and "no 'y'" in cache.shape_check("y", (1,))({})
+
+
+def _dead_pid() -> int:
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid
+
+
+def test_leftovers_of_killed_runs_are_removed_at_the_next_run_and_live_writes_are_kept(tmp_path):
+    dead, now = _dead_pid(), time.time()
+    dead_tmp = tmp_path / f".logmel-t-abc-3.npz.{dead}.k2j3h4g5.npz"
+    live_tmp = tmp_path / f".logmel-t-abc-3.npz.{os.getpid()}.a1b2c3d4.npz"
+    old_style = tmp_path / ".trim-abc-3.csv.q1w2e3r4.csv"  # before the process id was in the name
+    young_old_style = tmp_path / ".waves-t-abc-3.npz.z9x8c7v6.npz"
+    entry = tmp_path / "logmel-t-abc-3.npz"
+    for p in (dead_tmp, live_tmp, old_style, young_old_style, entry):
+        p.write_bytes(b"x" * 1000)
+    os.utime(old_style, (now - 2 * cache.ABANDONED_AFTER_S,) * 2)
+    removed = cache.clean_leftovers(tmp_path)
+    assert sorted(removed) == sorted([dead_tmp, old_style])
+    assert live_tmp.exists() and young_old_style.exists() and entry.exists()
+
+
+def test_after_kill_9_during_a_write_the_next_run_cleans_up(meta, tmp_path):
+    """A process killed inside atomic_path leaves its temporary file; the next cached() removes it."""
+    target = tmp_path / "cache" / "logmel-t-killed-3.npz"
+    code = textwrap.dedent(f"""
+        import sys, time, numpy as np
+        from course_utils.atomic import atomic_path
+        with atomic_path({str(target)!r}) as tmp:
+            np.savez(tmp, images=np.zeros((300, 256, 256), np.float16))
+            print(tmp, flush=True)
+            time.sleep(60)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    tmp = Path(proc.stdout.readline().strip())
+    assert tmp.exists() and tmp.stat().st_size > 1_000_000
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert tmp.exists() and not target.exists()  # what kill -9 leaves behind
+    features.compute_images(meta, SMALL, dataset="t", cache_dir=tmp_path / "cache", n_jobs=1, progress=False)
+    assert not tmp.exists()
+    assert [p.name for p in (tmp_path / "cache").iterdir() if p.name.startswith(".")] == []
+
+
+def test_the_size_report_counts_everything_under_data(tmp_path):
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "logmel-a.npz").write_bytes(b"x" * 2_000_000)
+    (tmp_path / "cache" / f".logmel-a.npz.{_dead_pid()}.abcdefgh.npz").write_bytes(b"x" * 3_000_000)
+    (tmp_path / ".ravdess.1234.xyz.partial" / "Actor_01").mkdir(parents=True)
+    (tmp_path / ".ravdess.1234.xyz.partial" / "Actor_01" / "a.wav").write_bytes(b"x" * 1_000_000)
+    (tmp_path / "downloads").mkdir()
+    (tmp_path / "downloads" / "tmpa1b2c3d4").write_bytes(b"x" * 4_000_000)
+    (tmp_path / "synthetic" / "Actor_01").mkdir(parents=True)
+    (tmp_path / "synthetic" / "Actor_01" / "b.wav").write_bytes(b"x" * 500_000)
+    report = cache.usage(tmp_path).set_index("part")
+    assert report.loc["leftovers of interrupted runs", "MB"] == 8.0 and report.loc["leftovers of interrupted runs", "files"] == 3
+    assert report.loc["cache", "MB"] == 2.0 and report.loc["synthetic", "MB"] == 0.5
+    assert report.loc["total", "MB"] == 10.5 and report.loc["total", "files"] == 5
+    assert list(cache.usage(tmp_path / "nothing")["part"]) == ["total"]
+
+
+def test_atomic_names_carry_the_process_id(tmp_path):
+    with atomic.atomic_path(tmp_path / "x.npz") as tmp:
+        m = atomic.LEFTOVER_PATTERN.match(tmp.name)
+        assert m and int(m.group("pid")) == os.getpid() and m.group("name") == "x.npz"
+        np.savez(tmp, a=np.ones(1))
+    assert (tmp_path / "x.npz").exists() and len(list(tmp_path.iterdir())) == 1
+
+
+@pytest.mark.parametrize("signal_, words", [
+    (np.zeros(0, np.float32), "empty"),
+    (np.zeros(22_050, np.float32), "digital silence"),
+    (np.full(22_050, 1e-6, np.float32), "peak -120 dBFS"),
+    (np.array([0.1, np.nan] * 11_025, np.float32), "not finite"),
+])
+def test_signal_image_refuses_silence_empty_and_nan_signals(signal_, words):
+    from course_utils.errors import InputError
+
+    with pytest.raises(InputError, match=words) as err:
+        features.signal_image(signal_, SMALL)
+    assert "Fix:" in str(err.value)
+
+
+def test_clip_image_names_the_file(tmp_path):
+    from course_utils.errors import InputError
+
+    path = audio.write_wav_atomic(tmp_path / "03-01-01-01-01-01-01.wav", np.zeros(4800, np.float32), 48_000)
+    with pytest.raises(InputError, match=str(path)):
+        features.clip_image(path, SMALL)
