@@ -194,3 +194,12 @@ def holdout_count(meta: pd.DataFrame, requested: int) -> int:
     n_actors = int(meta["actor"].nunique())
     cap = max(2, (n_actors // 4) // 2 * 2)
     return int(min(int(requested), cap))
+
+
+def holdout_sizes(meta: pd.DataFrame, n_val_actors: int | None, n_test_actors: int | None, *, quick: bool) -> tuple[int, int]:
+    """Actors held out for validation and for test in chapters 08-15: the values given, or for
+    ``None`` the course's default (4, quick mode 2) capped by :func:`holdout_count` (at most a
+    quarter of the actors: 2 + 2 on a copy of eight actors). Taught in ``08_cnn_binary``."""
+    default = holdout_count(meta, 2 if quick else 4)
+    return (int(n_val_actors) if n_val_actors is not None else default,
+            int(n_test_actors) if n_test_actors is not None else default)

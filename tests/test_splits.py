@@ -90,3 +90,14 @@ def test_fold_and_holdout_counts_follow_the_actors_at_hand():
         k = splits.holdout_count(meta_of(n), 4)
         split = splits.actor_holdout_split(meta_of(n).assign(emotion=1), k, k)  # feasible by construction
         assert len(split.train) > 0
+
+
+def test_holdout_sizes_cap_the_default_but_keep_given_values():
+    import pandas as pd
+
+    eight = pd.DataFrame({"actor": list(range(1, 9)) * 2})
+    full = pd.DataFrame({"actor": list(range(1, 25))})
+    assert splits.holdout_sizes(eight, None, None, quick=False) == (2, 2)  # a copy of eight actors: 2 + 2, not 4 + 4
+    assert splits.holdout_sizes(full, None, None, quick=False) == (4, 4)
+    assert splits.holdout_sizes(full, None, None, quick=True) == (2, 2)
+    assert splits.holdout_sizes(eight, 3, None, quick=False) == (3, 2)  # a value the teacher gives is kept
