@@ -16,7 +16,7 @@ import pandas as pd
 import soundfile as sf
 from joblib import Parallel, delayed
 
-from course_utils import paths
+from course_utils import cache, metadata, paths
 from course_utils.atomic import atomic_path
 
 #: The sample rate every notebook works at (RAVDESS is recorded at 48 kHz).
@@ -27,15 +27,20 @@ def load_audio(path: str | Path, sr: int | None = COURSE_SR, mono: bool = True) 
     """Read an audio file as float32 in [-1, 1], resampled to ``sr`` (``None`` keeps the file's).
 
     Stereo files are averaged to mono unless ``mono=False`` (then the shape is
-    ``(channels, samples)``). A file that cannot be read raises a ``ValueError`` naming it.
+    ``(channels, samples)``). A file that cannot be read, a WAV cut short (its header promises
+    more samples than it holds) and samples that are not finite (NaN or infinity in a float WAV)
+    raise :class:`course_utils.metadata.AudioFileError`, a ``ValueError`` naming the file and
+    the fix.
     """
     try:
         data, file_sr = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as err:
-        raise ValueError(
+        raise metadata.AudioFileError(
             f"Cannot read audio file {path}: {err}. Fix: the file is damaged or not audio; "
             "delete it and download or generate the data again."
         ) from err
+    metadata.check_wav_complete(path)
+    metadata.check_finite_samples(data, file_sr, path)
     y = data.T  # (channels, samples)
     if mono:
         y = y.mean(axis=0)
@@ -102,25 +107,28 @@ def trimmed_durations(
     part), ``trimmed`` (= end - start). Computed at sample rate ``sr`` (as the feature
     recipe does) in ``n_jobs`` processes with a progress bar (``progress``:
     :func:`course_utils.interactive.progress`), and cached as a CSV file in ``cache_dir``
-    (default ``paths.cache_dir()``), written atomically.
+    (default ``paths.cache_dir()``; :func:`course_utils.cache.cached`: written atomically, a
+    damaged entry reported and computed again). Taught in ``06_preprocessing``.
     """
     cache_dir = Path(cache_dir) if cache_dir is not None else paths.cache_dir()
     target = cache_dir / f"trim-{paths.files_fingerprint(meta['path'], sr, top_db)}-{len(meta)}.csv"
     names = [Path(p).name for p in meta["path"]]
-    if target.exists():
-        table = pd.read_csv(target)
-        if table["filename"].tolist() == names:
-            return table
-    from course_utils import interactive  # imported here: loading audio needs no matplotlib
 
-    jobs = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(_trim_one)(str(p), sr, top_db) for p in meta["path"])
-    rows = list(interactive.progress(jobs, total=len(meta), desc="trimming", unit="file", disable=not progress))
-    table = pd.DataFrame(rows, columns=["duration", "start", "end"])
-    table.insert(0, "filename", names)
-    table["trimmed"] = table["end"] - table["start"]
-    with atomic_path(target) as tmp:
-        table.to_csv(tmp, index=False)
-    return pd.read_csv(target)  # what a later run reads back, exactly
+    def build() -> pd.DataFrame:
+        from course_utils import interactive  # imported here: loading audio needs no matplotlib
+
+        jobs = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(_trim_one)(str(p), sr, top_db) for p in meta["path"])
+        rows = list(interactive.progress(jobs, total=len(meta), desc="trimming", unit="file", disable=not progress))
+        table = pd.DataFrame(rows, columns=["duration", "start", "end"])
+        table.insert(0, "filename", names)
+        table["trimmed"] = table["end"] - table["start"]
+        return table
+
+    def columns(table: pd.DataFrame) -> str | None:
+        missing = {"duration", "start", "end", "trimmed"} - set(table.columns)
+        return f"it lacks the columns {sorted(missing)}" if missing else None
+
+    return cache.cached(target, build, what="trimmed-durations", names=names, check=columns)
 
 
 def crop_pad_table(trimmed: Sequence[float], lengths: Sequence[float]) -> pd.DataFrame:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import os
 import re
-import time
 import zipfile
 import zlib
 from pathlib import Path
@@ -35,12 +34,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from course_utils import atomic
 from course_utils.atomic import LEFTOVER_PATTERN, atomic_path
-
-#: Seconds after which a temporary file without a process id (older course versions, or
-#: tools that do not name their writer) counts as abandoned: no cache entry takes that long
-#: to *write*, since every entry is computed first and written in one go.
-ABANDONED_AFTER_S = 3600
 
 #: pandas >= 3 reads floats back exactly by default (and deprecates the option); 2.x needs it.
 _EXACT_FLOATS = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
@@ -51,56 +46,15 @@ _READ_ERRORS = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zli
 
 _cleaned: set[Path] = set()
 
-
-def _process_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process: alive
-        return True
-    except OSError:
-        return False
-    return True
+#: Re-exported: the idle time after which an unverifiable temporary file counts as abandoned.
+ABANDONED_AFTER_S = atomic.ABANDONED_AFTER_S
 
 
 def clean_leftovers(folder: str | Path, *, now: float | None = None) -> list[Path]:
-    """Remove what runs that were killed while writing left in ``folder``; return what went.
-
-    A leftover is a hidden temporary file or folder of :func:`course_utils.atomic.atomic_path`
-    (``.<name>.<pid>.<random><suffix>``) whose process no longer exists, or one without a
-    process id that nobody has touched for :data:`ABANDONED_AFTER_S` seconds. A write in
-    progress (its process alive) is never touched. Used by :func:`cached`, and by the size
-    report of ``warm-cache`` (:func:`usage`); taught in ``06_preprocessing``.
-    """
-    folder = Path(folder)
-    if not folder.is_dir():
-        return []
-    now = time.time() if now is None else now
-    removed = []
-    for p in folder.iterdir():
-        m = LEFTOVER_PATTERN.match(p.name)
-        if not m:
-            continue
-        pid = m.group("pid")
-        try:
-            idle = now - p.stat().st_mtime
-        except FileNotFoundError:  # its writer just renamed it into place
-            continue
-        if (pid is not None and not _process_alive(int(pid))) or (pid is None and idle > ABANDONED_AFTER_S):
-            try:
-                if p.is_dir():
-                    import shutil
-
-                    shutil.rmtree(p)
-                else:
-                    p.unlink()
-                removed.append(p)
-            except FileNotFoundError:
-                pass
-    return removed
+    """:func:`course_utils.atomic.clean_leftovers`: what killed runs left in ``folder`` (the
+    hidden temporary files of writes whose process no longer exists). Used by :func:`cached`;
+    taught in ``06_preprocessing``."""
+    return atomic.clean_leftovers(folder, now=now)
 
 
 def _read(target: Path) -> Any:

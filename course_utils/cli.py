@@ -18,8 +18,10 @@ site                build the course website from the executed notebooks (:mod:`
 Examples::
 
     python -m course_utils get-data --dataset ravdess --dest data
+    python -m course_utils get-data --dataset ravdess --force      # extract (or download) again from scratch
     python -m course_utils get-data --dataset synthetic --dest /srv/class/data
     python -m course_utils run-notebooks --dataset synthetic --quick 1
+    python -m course_utils run-notebooks --dataset synthetic --quick 1 00 05_eda
     python -m course_utils warm-cache --dataset synthetic --mode both
     python -m course_utils seeds notebooks/07_classical_baseline.ipynb --seeds 0 1 2 --quick 1
     python -m course_utils site
@@ -32,12 +34,13 @@ import time
 from pathlib import Path
 
 from course_utils import datasets, download, metadata, paths, results, runner, seeds, site, summary
+from course_utils.errors import CourseError
 
 
 def _get_data(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     dest = Path(args.dest)
-    ds = datasets.resolve(args.dataset, dest=dest, download_ok=True)
+    ds = datasets.resolve(args.dataset, dest=dest, download_ok=True, force=args.force)
     meta = metadata.build_metadata(ds.root)
     missing = metadata.missing_files(meta)
     print(f"Dataset: {ds.description}")
@@ -89,6 +92,10 @@ def _warm_cache(args: argparse.Namespace) -> int:
     print(report.to_string(index=False))
     print(f"Caches ready in {paths.cache_dir()}: {report['MB'].sum():.0f} MB written, "
           f"{time.perf_counter() - t0:.0f} s")
+    from course_utils import cache
+
+    print(f"\nWhat {paths.data_dir()} holds now (everything, hidden files included):")
+    print(cache.usage().to_string(index=False))
     return 0
 
 
@@ -100,13 +107,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", choices=datasets.CHOICES, default="auto")
     p.add_argument("--dest", default=str(paths.data_dir()), help="data folder (default: %(default)s)")
     p.add_argument("--record", help="write the name of the dataset used to this file (for make)")
+    p.add_argument("--force", action="store_true",
+                   help="start from scratch: extract RAVDESS again into <dest>/ravdess (downloading the zip again "
+                        "unless the one in <dest>/downloads passes its checksum), or generate the synthetic corpus "
+                        "again. Without it, a copy the course extracted that lost files is repaired from the kept zip")
     p.set_defaults(func=_get_data)
 
     p = sub.add_parser("run-notebooks", help="execute the notebooks headless with papermill")
     p.add_argument("--dataset", choices=("ravdess", "synthetic", "auto"), default="auto")
     p.add_argument("--quick", type=int, choices=(0, 1), default=0)
     p.add_argument("--output", default=str(paths.build_dir() / "executed"))
-    p.add_argument("notebooks", nargs="*", help="only these notebooks (default: all)")
+    p.add_argument("notebooks", nargs="*",
+                   help="only these notebooks (default: all): a path, a file name in notebooks/, or its number (00)")
     p.set_defaults(func=_run_notebooks)
 
     p = sub.add_parser("results", help="write the table of every recorded metric")
@@ -143,10 +155,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit status. Errors print one clear line, not a traceback."""
+    """Entry point; returns the exit status. Errors print their message (one clear line, or a few
+    for a failed notebook), not a traceback, and exit with status 1. A read-only folder or a
+    full disk is named with the fix (:func:`course_utils.download.as_data_folder_error`)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (FileNotFoundError, ValueError, RuntimeError, download.DownloadError) as err:
+    except CourseError as err:
+        parser.exit(1, f"error: {err}\n")
+    except OSError as err:
+        folder = getattr(args, "dest", None) or getattr(args, "data", None)
+        parser.exit(1, f"error: {download.as_data_folder_error(err, folder) or err}\n")
+    except (ValueError, RuntimeError) as err:
         parser.exit(1, f"error: {err}\n")

@@ -56,45 +56,70 @@ def banner(text: str) -> None:
     print(f"\n{line}\n{text}\n{line}\n", flush=True)
 
 
-def resolve(choice: str = "auto", *, dest: str | Path | None = None, download_ok: bool = False, progress: bool = True) -> Dataset:
+def resolve(
+    choice: str = "auto",
+    *,
+    dest: str | Path | None = None,
+    download_ok: bool = False,
+    progress: bool = True,
+    force: bool = False,
+) -> Dataset:
     """Turn a choice (``auto`` / ``ravdess`` / ``synthetic``) into a :class:`Dataset`.
 
     ``dest`` is the data folder (default ``paths.data_dir()``). ``download_ok`` allows a
     download of RAVDESS when no copy is found (``make course`` allows it; notebooks, which
     should not start a 200 MB download by surprise, do not, unless the choice is ``ravdess``).
+    A copy the course extracted that lost files is extracted again from the zip kept in
+    ``<dest>/downloads`` (no network needed), or downloaded again where a download is allowed
+    (:func:`course_utils.download.get_ravdess`). ``force`` (``get-data --force``) extracts
+    RAVDESS again from scratch, or, for ``synthetic``, generates the corpus again.
+
+    First removes what killed runs left in the data folder
+    (:func:`course_utils.download.clean_leftovers`). A read-only data folder or a full disk
+    raises :class:`course_utils.download.DataFolderError`: one line naming the folder and the
+    fix, shown without a traceback in a notebook. Used by every chapter's data cell
+    (``00_getting_the_data`` on) and by ``get-data``.
     """
     if choice not in CHOICES:
         raise ValueError(f"unknown dataset {choice!r}: choose one of {', '.join(CHOICES)}")
     dest = Path(dest) if dest is not None else paths.data_dir()
-    if choice == "ravdess":
-        return _real(download.get_ravdess(dest, download=True, progressbar=progress, expect_complete=False))
-    if choice == "auto":
-        found = download.locate_ravdess(dest)
-        if found is None and download_ok:
+    with download.data_folder_errors(dest):
+        download.clean_leftovers(dest, verbose=progress)
+        if choice == "ravdess":
+            folder = download.get_ravdess(dest, download=True, progressbar=progress, expect_complete=False, force=force)
+            return _real(folder, dest)
+        if choice == "auto":
+            found = download.locate_ravdess(dest)  # a wrong RAVDESS_DIR stops here, never falls back
             try:
-                found = download.get_ravdess(dest, download=True, progressbar=progress)
+                found = download.get_ravdess(dest, download=download_ok, progressbar=progress, force=force,
+                                             check=False, verbose=progress)
+            except download.NoRavdessError:
+                found = None
             except download.DownloadError as err:
                 banner(f"RAVDESS could not be downloaded:\n{err}")
-        if found is not None:
-            return _real(found)
-        banner(
-            "DATASET: RAVDESS is not available here, so the course uses its OFFLINE SYNTHETIC\n"
-            "corpus (espeak-ng voices in RAVDESS's layout). Results are NOT results on real\n"
-            "speech. Get the real data with `make course DATASET=ravdess` or set RAVDESS_DIR."
-        )
-    root = synth.generate_corpus(dest / "synthetic", progress=progress)
+                found = download.locate_ravdess(dest)  # a partial copy is still better than none
+            if found is not None:
+                return _real(found, dest)
+            banner(
+                "DATASET: RAVDESS is not available here, so the course uses its OFFLINE SYNTHETIC\n"
+                "corpus (espeak-ng voices in RAVDESS's layout). Results are NOT results on real\n"
+                "speech. Get the real data with `make course DATASET=ravdess` or set RAVDESS_DIR."
+            )
+        elif force:
+            (dest / "synthetic" / synth.MANIFEST_NAME).unlink(missing_ok=True)  # nothing is trusted: all made again
+        root = synth.generate_corpus(dest / "synthetic", progress=progress)
     return Dataset("synthetic", Path(root))
 
 
-def _real(root: str | Path) -> Dataset:
-    """The real RAVDESS in ``root``, announced; a partial copy is used with a loud warning."""
+def _real(root: str | Path, dest: Path | None = None) -> Dataset:
+    """The real RAVDESS in ``root``, announced; a partial copy is used with a loud warning that
+    says how to complete it (:func:`course_utils.download.partial_copy_fix`)."""
     root = Path(root)
     n = len(metadata.find_wavs(root))
     if n < len(metadata.expected_filenames()):
         banner(
             f"DATASET: a PARTIAL copy of RAVDESS in {root}: {n} of 1440 files. Counts and results\n"
-            "will differ from the full set. Fix: download the whole set "
-            "(python -m course_utils get-data --dataset ravdess)."
+            f"will differ from the full set. {download.partial_copy_fix(root, dest)}"
         )
     else:
         banner(f"DATASET: the real RAVDESS recordings in {root}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+import struct
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable
@@ -23,6 +24,8 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 import soundfile as sf
+
+from course_utils.errors import InputError
 
 MODALITIES = {1: "full-AV", 2: "video-only", 3: "audio-only"}
 VOCAL_CHANNELS = {1: "speech", 2: "song"}
@@ -57,8 +60,22 @@ _RANGES = {
 }
 
 
-class RavdessNameError(ValueError):
-    """One or more file names do not follow the RAVDESS scheme."""
+#: Every clip of the speech set (the 1440 files the course uses) is audio-only speech.
+_SPEECH_SET = {"modality": 3, "vocal_channel": 1}
+_OUTSIDE = "the course uses only the speech set (Audio_Speech_Actors_01-24.zip)"
+
+
+class RavdessNameError(InputError):
+    """One or more file names do not follow the RAVDESS scheme, or name a clip outside its speech
+    set (a song, an audio-visual file). A ``ValueError``; in a notebook it shows as its message
+    alone (:class:`course_utils.errors.InputError`). Taught in ``00_getting_the_data``."""
+
+
+class AudioFileError(InputError):
+    """An audio file that cannot be used: unreadable, cut short (its header promises more samples
+    than it holds) or holding samples that are not finite numbers. A ``ValueError`` whose message
+    names the file and the fix. Raised by :func:`audio_info` (``00_getting_the_data``'s metadata
+    table) and :func:`course_utils.audio.load_audio` (every chapter that reads sound)."""
 
 
 @dataclass(frozen=True)
@@ -128,6 +145,12 @@ def _problem(name: str) -> str | None:
             return f"{field} is {values[field]:02d}, must be {lo:02d}-{hi:02d}"
     if values["emotion"] == 1 and values["intensity"] == 2:
         return "neutral (emotion 01) has no strong intensity (02)"
+    if values["modality"] != _SPEECH_SET["modality"]:
+        return (f"modality is {values['modality']:02d} ({MODALITIES[values['modality']]}), not 03 (audio-only): "
+                f"{_OUTSIDE}")
+    if values["vocal_channel"] != _SPEECH_SET["vocal_channel"]:
+        return (f"vocal channel is {values['vocal_channel']:02d} ({VOCAL_CHANNELS[values['vocal_channel']]}), "
+                f"not 01 (speech): {_OUTSIDE}")
     return None
 
 
@@ -138,19 +161,28 @@ def parse_filename(name: str | Path) -> RavdessRecord:
     >>> r.emotion_name, r.statement, r.actor, r.sex
     ('fearful', 2, 12, 'female')
 
-    Raises :class:`RavdessNameError` naming the file and what is wrong with it.
+    Raises :class:`RavdessNameError` naming the file and what is wrong with it, also for a
+    well-formed name outside the speech set: a song (vocal channel 02) or an audio-visual file
+    (modality 01 or 02) is not one of the 1440 clips the course uses.
     """
     base = Path(name).name
     problem = _problem(base)
     if problem:
-        raise RavdessNameError(f"{base!r} is not a RAVDESS file name: {problem}.")
+        what = "a clip of the RAVDESS speech set" if _OUTSIDE in problem else "a RAVDESS file name"
+        raise RavdessNameError(f"{base!r} is not {what}: {problem}.")
     values = [int(g) for g in _NAME_RE.match(base).groups()]
     return RavdessRecord(base, *values)
 
 
 def is_ravdess_name(name: str | Path) -> bool:
-    """Whether ``name`` (or a path's last part) is a valid RAVDESS file name."""
+    """Whether ``name`` (or a path's last part) is a valid file name of the RAVDESS speech set."""
     return _problem(Path(name).name) is None
+
+
+def name_problem(name: str | Path) -> str | None:
+    """Why ``name`` (or a path's last part) is not a file name of the RAVDESS speech set, or
+    ``None`` when it is one. Used to explain a refused folder (``00_getting_the_data``)."""
+    return _problem(Path(name).name)
 
 
 def check_filenames(names: Iterable[str | Path], max_listed: int = 20) -> list[RavdessRecord]:
@@ -165,12 +197,17 @@ def check_filenames(names: Iterable[str | Path], max_listed: int = 20) -> list[R
             records.append(parse_filename(name))
     if bad:
         more = f"\n  ... and {len(bad) - max_listed} more" if len(bad) > max_listed else ""
+        outside = any(_OUTSIDE in line for line in bad)
         raise RavdessNameError(
-            f"{len(bad)} file(s) do not follow the RAVDESS naming scheme:\n"
+            f"{len(bad)} file(s) "
+            + ("are not clips of the RAVDESS speech set" if outside else "do not follow the RAVDESS naming scheme")
+            + ":\n"
             + "\n".join(bad[:max_listed])
             + more
             + "\nFix: move files that are not RAVDESS clips out of the data folder "
-            "(or rename them to the 7-field scheme)."
+            "(or rename them to the 7-field scheme)"
+            + ("; the song (vocal channel 02) and audio-visual (modality 01, 02) recordings of RAVDESS "
+               "belong in a folder of their own: the course works on the speech set only." if outside else ".")
         )
     return records
 
@@ -214,15 +251,27 @@ def find_wavs(root: str | Path) -> list[Path]:
 def audio_info(path: str | Path) -> dict:
     """Duration (s), sample rate (Hz), channels and bit depth of one audio file.
 
-    Raises a ``ValueError`` that names the file and the fix when it cannot be read.
+    Raises :class:`AudioFileError` (a ``ValueError``) naming the file and the fix when it cannot
+    be read, when it is cut short (:func:`check_wav_complete`) and, for a float WAV, when a
+    sample is not a finite number (:func:`check_finite_samples`; 16-bit files cannot hold one).
     """
     try:
         info = sf.info(str(path))
     except Exception as err:  # soundfile raises LibsndfileError / RuntimeError variants
-        raise ValueError(
+        raise AudioFileError(
             f"Cannot read audio file {path}: {err}. Fix: the file is damaged or not audio; "
             "delete it and download or generate the data again."
         ) from err
+    check_wav_complete(path)
+    if info.subtype in ("FLOAT", "DOUBLE"):
+        try:
+            samples, _ = sf.read(str(path), dtype="float32", always_2d=True)
+        except Exception as err:
+            raise AudioFileError(
+                f"Cannot read audio file {path}: {err}. Fix: the file is damaged or not audio; "
+                "delete it and download or generate the data again."
+            ) from err
+        check_finite_samples(samples, info.samplerate, path)
     bits = {"PCM_16": 16, "PCM_24": 24, "PCM_32": 32, "PCM_U8": 8, "PCM_S8": 8, "FLOAT": 32, "DOUBLE": 64}
     return {
         "duration": info.frames / info.samplerate,
@@ -231,6 +280,82 @@ def audio_info(path: str | Path) -> dict:
         "bit_depth": bits.get(info.subtype),
         "frames": info.frames,
     }
+
+
+#: A WAV data size at or above this is the placeholder of a writer that streamed its output and
+#: could not go back to write the real size (0xFFFFFFFF, or sox's 0x7FFFF000): not a promise.
+_STREAMED_SIZE = 0x7FFF_F000
+_FIX_DATA = ("delete it and run `python -m course_utils get-data` again (it restores the course's own "
+             "copy of the data), or copy the file again from a complete copy of RAVDESS")
+
+
+def _wav_data_sizes(path: str | Path) -> tuple[int, int, int] | None:
+    """``(bytes promised, bytes held, bytes per frame)`` of a RIFF WAV's ``data`` chunk, or
+    ``None`` for a file that is not a RIFF WAV or has no readable chunk list."""
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] not in (b"RIFF", b"RIFX") or head[8:12] != b"WAVE":
+            return None
+        order = "<" if head[:4] == b"RIFF" else ">"
+        size = os.fstat(f.fileno()).st_size
+        pos, block = 12, 0
+        for _ in range(256):  # a WAV has a handful of chunks; stop on a damaged chunk list
+            if pos + 8 > size:
+                return None
+            f.seek(pos)
+            chunk_id, chunk_size = struct.unpack(order + "4sI", f.read(8))
+            if chunk_id == b"fmt " and chunk_size >= 14:
+                block = struct.unpack(order + "H", f.read(14)[12:14])[0]
+            elif chunk_id == b"data":
+                return chunk_size, size - pos - 8, block
+            pos += 8 + chunk_size + (chunk_size & 1)
+    return None
+
+
+def check_wav_complete(path: str | Path) -> None:
+    """Raise :class:`AudioFileError` when a WAV's header promises more samples than the file
+    holds (an interrupted copy or download: libsndfile would quietly read the shorter clip).
+
+    Other formats, and WAVs written by a streaming writer (no size in the header), pass. Used by
+    :func:`audio_info` (the metadata table of ``00_getting_the_data``) and
+    :func:`course_utils.audio.load_audio`.
+    """
+    try:
+        sizes = _wav_data_sizes(path)
+    except OSError as err:
+        raise AudioFileError(f"Cannot read audio file {path}: {err}. Fix: check that it exists and can be read.") from err
+    if sizes is None:
+        return
+    promised, held, block = sizes
+    if promised == 0 or promised >= _STREAMED_SIZE or held >= promised:
+        return
+    block = block or 1
+    try:
+        rate = sf.info(str(path)).samplerate
+    except RuntimeError:  # pragma: no cover - soundfile's errors; it read this header a moment ago
+        rate = 0
+    seconds = (lambda n: f" ({n / rate:.2f} s)") if rate else (lambda n: "")
+    raise AudioFileError(
+        f"Audio file {path} is cut short: its header promises {promised // block} samples"
+        f"{seconds(promised // block)} but the file holds only {held // block}{seconds(held // block)}, "
+        f"as after an interrupted copy or download. Fix: {_FIX_DATA}."
+    )
+
+
+def check_finite_samples(samples: np.ndarray, sr: int, path: str | Path) -> None:
+    """Raise :class:`AudioFileError` naming ``path`` when a sample is NaN or infinite (a float
+    WAV written from a computation that failed): every feature of it would be NaN. ``samples``
+    is ``(samples,)`` or ``(samples, channels)``, as soundfile reads them; ``sr`` gives the time.
+    Used by :func:`audio_info` (``00_getting_the_data``) and :func:`course_utils.audio.load_audio`."""
+    finite = np.isfinite(samples)
+    if finite.all():
+        return
+    first = int(np.argwhere(~finite)[:, 0].min())
+    raise AudioFileError(
+        f"Audio file {path} holds {int((~finite).sum())} sample value(s) that are not finite numbers "
+        f"(NaN or infinity), the first at {first / sr:.3f} s: a float WAV written from a computation "
+        f"that failed. Fix: replace it with a good recording; for the course's data, {_FIX_DATA}."
+    )
 
 
 def build_metadata(root: str | Path, *, with_audio_info: bool = True) -> pd.DataFrame:

@@ -98,7 +98,7 @@ import soxr
 from scipy import signal
 
 from course_utils import audio, metadata
-from course_utils.atomic import write_text_atomic
+from course_utils.atomic import clean_leftovers, write_text_atomic
 
 #: Version of the generator; a corpus written by another version is regenerated. Bump it
 #: whenever a change (rules, voices, processing) changes the bytes written.
@@ -774,9 +774,10 @@ def generate_corpus(
         return dest
     dest.mkdir(parents=True, exist_ok=True)
     (dest / MANIFEST_NAME).unlink(missing_ok=True)  # nothing is vouched for until we are done
-    for actor in actors:  # leftovers of an interrupted write
+    for actor in actors:  # leftovers of an interrupted write (older versions: .*.tmp)
         for tmp in (dest / f"Actor_{actor:02d}").glob(".*.tmp"):
             tmp.unlink(missing_ok=True)
+        clean_leftovers(dest / f"Actor_{actor:02d}")
     data_dir = _data_dir()
     for actor in actors:  # write the voice variants once, before any worker starts
         _voice_name(actor_profile(actor, seed))

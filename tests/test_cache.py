@@ -40,6 +40,8 @@ CACHES = {
                   lambda m, d: eda.acoustics_cache_path(m, eda.AcousticConfig(), "t", d)),
     "clip statistics": (lambda m, d: baseline.cached_features(m, cache_dir=d, n_jobs=1),
                         lambda m, d: next(d.glob("baseline-*.npz"))),
+    "trimmed durations": (lambda m, d: audio.trimmed_durations(m, cache_dir=d, n_jobs=1, progress=False),
+                          lambda m, d: next(d.glob("trim-*.csv"))),
     "waveforms": (lambda m, d: waveform_nets.load_waveforms(m, sr=8000, n_samples=2187, dataset="t", cache_dir=d, n_jobs=1,
                                                             progress=False),
                   lambda m, d: waveform_nets.waveform_cache_path(m, sr=8000, n_samples=2187, dataset="t", cache_dir=d)),
@@ -192,3 +194,14 @@ def test_clip_image_names_the_file(tmp_path):
     path = audio.write_wav_atomic(tmp_path / "03-01-01-01-01-01-01.wav", np.zeros(4800, np.float32), 48_000)
     with pytest.raises(InputError, match=str(path)):
         features.clip_image(path, SMALL)
+
+
+def test_a_killed_corpus_generation_leaves_nothing_behind(tmp_path):
+    dest = tmp_path / "corpus"
+    synth.generate_corpus(dest, actors=[1], progress=False)
+    victim = next((dest / "Actor_01").glob("*.wav"))
+    left = dest / "Actor_01" / f".{victim.name}.{_dead_pid()}@{atomic.machine()}.abcd1234.wav"
+    left.write_bytes(b"half a wav")
+    victim.unlink()  # the file the killed run was writing
+    synth.generate_corpus(dest, actors=[1], progress=False)
+    assert victim.exists() and not left.exists()

@@ -204,16 +204,25 @@ def test_good_download_extracts_and_is_not_repeated(tmp_path, server, good_zip):
     assert server.count(dl.RAVDESS_ZIP) == 1
     assert folder.stat().st_ino == stamp
 
-    # The folder lost a file: it is not complete any more and is not silently used.
+    # The folder lost a file: it is not silently used as it is, but extracted again from the
+    # kept zip (its checksum checked): no new request.
     victim = find_wavs(folder)[0]
     victim.unlink()
-    with pytest.raises(dl.DownloadError, match="not a complete copy.*force=True"):
-        _get(dest, url, md5)
-    # force=True extracts again from the kept zip: no new request.
-    assert _get(dest, url, md5, force=True) == folder
+    assert _get(dest, url, md5) == folder
     assert victim.exists()
+    # force=True extracts again from the kept zip: no new request.
+    (folder / "notes.txt").write_text("not part of the zip")
+    assert _get(dest, url, md5, force=True) == folder
+    assert not (folder / "notes.txt").exists()
     assert server.count(dl.RAVDESS_ZIP) == 1
     assert sorted(p.name for p in dest.iterdir()) == ["downloads", "ravdess"]
+
+    # A folder the course did not extract (no marker) is never replaced without force.
+    (folder / ".ravdess-extracted.json").unlink()
+    victim.unlink()
+    with pytest.raises(dl.DownloadError, match="not a complete copy.*--force"):
+        _get(dest, url, md5)
+    assert _get(dest, url, md5, force=True) == folder and victim.exists()
 
 
 def test_zip_in_downloads_is_reused(tmp_path, server, good_zip, capsys):

@@ -313,6 +313,8 @@ def test_warm_cache_command(tiny, monkeypatch, capsys):
     assert cli.main(args) == 0
     out = capsys.readouterr().out
     assert "log-Mel images 128 x 128" in out and "Caches ready in" in out
+    # the size report counts everything under data/, hidden leftovers of killed runs included
+    assert "hidden files included" in out and "cache" in out.split("hidden files included")[1] and "total" in out
     assert any(p.name.startswith("logmel-ravdess-") for p in paths.cache_dir().iterdir())
     assert all(os.stat(p).st_mtime_ns % 10**9 == 0 for p in metadata.find_wavs(tiny.root))
     parser = cli.build_parser()
