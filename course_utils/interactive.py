@@ -13,6 +13,12 @@ sometimes never gets its reply (jupyter/nbclient#312; seen here too, a test run 
 ``interact`` cell of chapter 01). So in a headless run the explorers draw the figure of
 their starting values and create no widget at all, and progress bars are plain text
 (``tqdm.auto`` would draw a widget bar in any Jupyter kernel, papermill's included).
+
+What a student sees in JupyterLab is checked in a real one, in headless Chromium
+(``tests/test_lab.py``): each explorer's figure appears once, the controls are the sliders asked
+for, the upload works. The course's JupyterLab itself is set up here too: no news toast over the
+output (:func:`install_lab_settings`, run by ``make venv`` and Binder), and notebooks that are not
+marked modified the moment they open (:func:`store_language_info`).
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ from typing import Any, Callable, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+
+from course_utils.errors import InputError
 
 #: The environment variable that marks a headless kernel.
 HEADLESS_ENV = "COURSE_HEADLESS"
@@ -53,6 +61,77 @@ def headless() -> bool:
 
 
 # ----------------------------------------------------------------------------------------
+# The course's JupyterLab
+# ----------------------------------------------------------------------------------------
+
+#: JupyterLab settings of the course's environments (``make venv``, Binder): no "Would you like to
+#: receive official Jupyter news?" toast, which covered the output on every page (and no news or
+#: update check on the network).
+LAB_SETTINGS = {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False}}
+
+
+def lab_overrides_path(prefix: str | Path | None = None) -> Path:
+    """JupyterLab 4's settings overrides file of the environment at ``prefix`` (default: this
+    Python's ``sys.prefix``): ``<prefix>/share/jupyter/lab/settings/overrides.json``."""
+    return Path(sys.prefix if prefix is None else prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+
+
+def install_lab_settings(prefix: str | Path | None = None) -> Path:
+    """Write :data:`LAB_SETTINGS` into the environment's :func:`lab_overrides_path` (atomically; the
+    other settings already there are kept) and return the path. The defaults a student sees; what
+    they change in Settings still wins. Run by ``make venv`` and by ``binder/postBuild``."""
+    import json
+
+    from course_utils.atomic import write_text_atomic
+
+    path = lab_overrides_path(prefix)
+    try:
+        current = json.loads(path.read_text()) if path.exists() else {}
+    except (OSError, ValueError):
+        current = {}
+    if not isinstance(current, dict):
+        current = {}
+    for plugin, values in LAB_SETTINGS.items():
+        current[plugin] = {**(current.get(plugin) if isinstance(current.get(plugin), dict) else {}), **values}
+    write_text_atomic(path, json.dumps(current, indent=2) + "\n")
+    return path
+
+
+def kernel_language_info() -> dict:
+    """The ``language_info`` the course's kernel (ipykernel on this Python) reports. JupyterLab
+    writes it into a notebook's metadata as soon as the kernel starts, and marks the notebook
+    modified unless the notebook already holds exactly that (every notebook did, with its stored
+    ``{"name": "python"}``). Used by :func:`store_language_info`."""
+    import json
+
+    from ipykernel.ipkernel import IPythonKernel
+
+    return json.loads(json.dumps(IPythonKernel.language_info))
+
+
+def store_language_info(notebooks: Sequence[str | Path]) -> list[Path]:
+    """Give each notebook the kernel's ``language_info`` (:func:`kernel_language_info`), so that
+    JupyterLab does not mark it modified the moment it opens; return the notebooks changed (the
+    others are not rewritten). The repository's notebooks hold that of the course's Python;
+    ``binder/postBuild`` runs this for the image's Python, whose patch release (the ``version``
+    field) may differ."""
+    import nbformat
+
+    from course_utils.atomic import write_text_atomic
+
+    info, changed = kernel_language_info(), []
+    for path in map(Path, notebooks):
+        nb = nbformat.read(path, as_version=4)
+        if nb.metadata.get("language_info") == info:
+            continue
+        nb.metadata["language_info"] = info
+        text = nbformat.writes(nb)
+        write_text_atomic(path, text if text.endswith("\n") else text + "\n")
+        changed.append(path)
+    return changed
+
+
+# ----------------------------------------------------------------------------------------
 # Sliders
 # ----------------------------------------------------------------------------------------
 
@@ -64,7 +143,14 @@ def explore(function: Callable, *, fixed: dict[str, Any] | None = None, **slider
     ``step``, ``description``): an ``IntSlider`` when ``value`` is an int, a ``FloatSlider``
     otherwise, and a ``SelectionSlider`` when the settings hold ``options`` (a list of the
     values it offers, e.g. numbers of Mel bands 8, 16, 32 ...). The function is called again
-    when a slider is released. ``fixed`` holds the arguments that have no slider.
+    when a slider is released. ``fixed`` holds the arguments that have no slider; every other
+    parameter of ``function`` keeps its default (``interact`` would make a control of each
+    one: a ``players`` checkbox, an ``n_iter`` slider from -16 to 48).
+
+    The function draws its figure itself (``plt.show()``) and may return it, for a direct call:
+    the value it returns is never shown again (``interact`` displays it, so the figure appeared
+    twice). Live, the controls are displayed here and ``function`` is returned with the panel as
+    its ``widget`` (``ipywidgets.interact``'s convention); headless, the function's value.
 
     >>> explore(draw, freq=dict(value=3000, min=100, max=12000, step=50), fixed=dict(seconds=1.0))  # doctest: +SKIP
     """
@@ -72,7 +158,11 @@ def explore(function: Callable, *, fixed: dict[str, Any] | None = None, **slider
     if headless():
         print("(A headless run: the figure for the sliders' start values. In JupyterLab, sliders appear here.)")
         return function(**{name: spec["value"] for name, spec in sliders.items()}, **fixed)
+    import functools
+    import inspect
+
     import ipywidgets as widgets
+    from IPython.display import display
 
     controls = {}
     for name, spec in sliders.items():
@@ -82,7 +172,18 @@ def explore(function: Callable, *, fixed: dict[str, Any] | None = None, **slider
             kind = widgets.IntSlider if isinstance(spec["value"], int) else widgets.FloatSlider
         controls[name] = kind(continuous_update=False, **spec)
     controls.update({name: widgets.fixed(value) for name, value in fixed.items()})
-    return widgets.interact(function, **controls)
+    for name, parameter in inspect.signature(function).parameters.items():
+        if name not in controls and parameter.default is not inspect.Parameter.empty:
+            controls[name] = widgets.fixed(parameter.default)
+    panel = widgets.interactive(function, {"manual": False, "auto_display": False}, **controls)
+    display(panel)
+
+    @functools.wraps(function)
+    def handle(*args, **kwargs):
+        return function(*args, **kwargs)
+
+    handle.widget = panel
+    return handle
 
 
 # ----------------------------------------------------------------------------------------
@@ -141,16 +242,41 @@ def map_files(fn, files, *args, n_jobs: int = 1, desc: str = "files", progress_b
         bar.close()
 
 
+def seconds_per_epoch(seconds: Sequence[float]) -> float:
+    """The typical duration of an epoch: the mean over the epochs after the first, which also
+    traces and compiles the model (the first alone when there is only one). What the bar of
+    :func:`epoch_progress` shows, and what ``16_better_emotion_model`` prints from
+    ``history["seconds"]`` (:func:`course_utils.training.fit` times every epoch from its start to
+    its end, as the bar does), so that the two agree."""
+    seconds = [float(s) for s in seconds]
+    if not seconds:
+        return float("nan")
+    later = seconds[1:] or seconds
+    return sum(later) / len(later)
+
+
+#: The epoch bar's layout: tqdm's own rate and time left are left out (tqdm measures them from
+#: the bar's creation and smooths them, so the first epoch, which traces the model, dominated
+#: them: 3.5 s per epoch on a bar whose chapter printed 0.8 s); the bar shows
+#: :func:`seconds_per_epoch` instead, measured the same way as the printed line.
+EPOCH_BAR_FORMAT = "{l_bar}{bar}| {n_fmt}/{total_fmt} epochs [{elapsed}{postfix}]"
+
+
 def epoch_progress(epochs: int, desc: str = "training", metrics: Sequence[str] = ("loss", "val_accuracy"),
                    callback_base: type | None = None):
     """A Keras callback that counts epochs in one :func:`progress` bar, with the last ``metrics``.
 
     ``model.fit(..., verbose=0, callbacks=[epoch_progress(40, "emotion")])``: one bar per
     training instead of Keras' lines per epoch (or nothing at all with ``verbose=0``); it
-    stops where early stopping stops. ``callback_base``: the callback class to derive from,
-    ``keras.callbacks.Callback`` (imported when called) by default; ``tf_keras.callbacks.Callback``
-    for the TensorFlow Probability models of ``15_uncertainty``.
+    stops where early stopping stops. After the metrics the bar shows the seconds per epoch,
+    each epoch timed from its start to its end and the first (which traces the model) left out
+    once there are others (:func:`seconds_per_epoch`), as ``16_better_emotion_model``'s printed
+    line counts them. ``callback_base``: the callback class to derive from, ``keras.callbacks.Callback``
+    (imported when called) by default; ``tf_keras.callbacks.Callback`` for the TensorFlow
+    Probability models of ``15_uncertainty``.
     """
+    import time
+
     if callback_base is None:
         import keras
 
@@ -160,15 +286,24 @@ def epoch_progress(epochs: int, desc: str = "training", metrics: Sequence[str] =
         def __init__(self):
             super().__init__()
             self.bar = None
+            self.seconds: list[float] = []
+            self._start = None
 
         def on_train_begin(self, logs=None):
-            self.bar = progress(total=int(epochs), desc=desc, unit="epoch")
+            self.seconds = []
+            self.bar = progress(total=int(epochs), desc=desc, unit="epoch", bar_format=EPOCH_BAR_FORMAT)
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._start = time.perf_counter()
 
         def on_epoch_end(self, epoch, logs=None):
+            if self._start is not None:
+                self.seconds.append(time.perf_counter() - self._start)
             logs = logs or {}
             shown = {m: f"{float(logs[m]):.3f}" for m in metrics if m in logs}
-            if shown:
-                self.bar.set_postfix(shown, refresh=False)
+            if self.seconds:
+                shown["s/epoch"] = f"{seconds_per_epoch(self.seconds):.1f}"
+            self.bar.set_postfix(shown, refresh=False)
             self.bar.update(1)
 
         def on_train_end(self, logs=None):
@@ -297,35 +432,96 @@ def mel_bands_explorer(y: np.ndarray, sr: int, n_mels: int = 32, *, n_fft: int =
 # ----------------------------------------------------------------------------------------
 
 
+#: The level below which a recording is too quiet to be speech into a working microphone (dBFS,
+#: the loudest 100 ms, RMS): a muted or unselected microphone records its own noise, at about
+#: -60 to -90 dBFS. The quietest clip of the RAVDESS sample is at -44 dBFS, speech into a phone or
+#: a laptop microphone usually at -35 to -10 dBFS.
+QUIET_DBFS = -50.0
+
+#: The peak amplitude below which a recording is silence (-80 dBFS): refused.
+SILENT_PEAK = 1e-4
+
+
+def recording_level(y: np.ndarray, sr: int, window_s: float = 0.1) -> float:
+    """The level of the loudest ``window_s`` of a sound in dBFS (RMS; 0 dBFS is a full-scale
+    square wave, -3 dBFS a full-scale sine); -inf for silence. Taught in ``16_better_emotion_model``."""
+    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    n = max(1, min(len(y), int(round(window_s * sr))))
+    frames = len(y) // n
+    if frames == 0:
+        return float("-inf")
+    power = np.mean(y[: frames * n].reshape(frames, n) ** 2, axis=1).max()
+    return float(10 * np.log10(power)) if power > 0 else float("-inf")
+
+
+def quiet_warning(y: np.ndarray, sr: int, name: str, threshold_dbfs: float = QUIET_DBFS) -> str | None:
+    """A warning in plain words when a recording is too quiet to hold speech (its loudest moment
+    below ``threshold_dbfs``): its level, what it probably is (a muted microphone) and the fix;
+    ``None`` otherwise. The classifier still answers: it then classifies noise. Taught in
+    ``16_better_emotion_model``."""
+    level = recording_level(y, sr)
+    if level >= threshold_dbfs:
+        return None
+    return (f"{name} is very quiet: its loudest moment is at {level:.0f} dBFS, where speech into a working microphone "
+            f"is at about -35 to -10 dBFS. It is probably the noise of a muted microphone, or of one that is not the "
+            f"one the recorder app uses, so the answer below is about noise, not about a voice. Fix: unmute the "
+            f"microphone, choose it in the recorder app (or in the system's sound settings), speak at a normal "
+            f"volume about 30 cm from it, and record again.")
+
+
+def _non_finite(path: Path) -> bool:
+    """Whether an audio file holds samples that are not finite numbers (NaN, infinity)."""
+    import soundfile as sf
+
+    try:
+        data, _ = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception:  # not readable at all: another message
+        return False
+    return not np.isfinite(data).all()
+
+
+def _damaged(name: str) -> InputError:
+    return InputError(f"{name} is damaged: some of its samples are not numbers (NaN or infinity), which no "
+                      f"recorder writes. Fix: record it again, or export it again from the recording app or from "
+                      f"Audacity (as 16-bit WAV), and upload the new file.")
+
+
 def decode_upload(name: str, content: bytes, sr: int | None = 22_050, min_seconds: float = 0.2) -> np.ndarray:
     """The sound in an uploaded file's bytes: mono float32 at ``sr`` Hz, read exactly as the
     corpus is read (:func:`course_utils.audio.load_audio`, on a temporary copy of the bytes).
 
-    Raises ``ValueError`` naming the file and the fix when the type is not one of
-    :data:`UPLOAD_FORMATS`, the bytes are not audio, or the sound is shorter than
-    ``min_seconds`` or silent. Taught in ``16_better_emotion_model``.
+    Raises :class:`course_utils.errors.InputError` (a ``ValueError``, shown as its message alone
+    in a notebook) naming the file and the fix when the type is not one of
+    :data:`UPLOAD_FORMATS`, the bytes are not audio, a sample is not a finite number (a damaged
+    file: librosa's resampler refused it with a ``ParameterError``), or the sound is shorter than
+    ``min_seconds`` or silent (peak below :data:`SILENT_PEAK`). A sound that is merely too quiet
+    is returned: :func:`quiet_warning` says so. Taught in ``16_better_emotion_model``.
     """
     from course_utils import audio
 
     suffix = Path(name).suffix.lower()
     if suffix not in UPLOAD_FORMATS:
-        raise ValueError(f"{name}: the classifier reads {', '.join(s[1:].upper() for s in UPLOAD_FORMATS)} files, "
+        raise InputError(f"{name}: the classifier reads {', '.join(s[1:].upper() for s in UPLOAD_FORMATS)} files, "
                          f"not {suffix[1:].upper() or 'files without an extension'}. Fix: {RECORDING_HELP}")
     with tempfile.TemporaryDirectory() as folder:
         copy = Path(folder) / f"upload{suffix}"
         copy.write_bytes(bytes(content))
         try:
             y, file_sr = audio.load_audio(copy, sr=sr)
-        except ValueError as err:
+        except Exception as err:  # soundfile's errors, librosa's ParameterError, audio's ValueError
+            if _non_finite(copy):
+                raise _damaged(name) from err
             reason = str(err.__cause__ or err).replace(str(copy), name)
-            raise ValueError(f"{name} could not be read as {suffix[1:].upper()} audio ({reason}). Fix: check that the "
+            raise InputError(f"{name} could not be read as {suffix[1:].upper()} audio ({reason}). Fix: check that the "
                              f"file plays on your computer and was saved as a real {suffix[1:].upper()} file, "
                              f"not renamed. {RECORDING_HELP}") from err
+    if not np.isfinite(y).all():
+        raise _damaged(name)
     if len(y) < min_seconds * file_sr:
-        raise ValueError(f"{name} holds {1000 * len(y) / file_sr:.0f} ms of sound. Fix: record at least one "
+        raise InputError(f"{name} holds {1000 * len(y) / file_sr:.0f} ms of sound. Fix: record at least one "
                          f"sentence, 2 to 4 seconds long.")
-    if not np.isfinite(y).all() or np.abs(y).max() < 1e-4:
-        raise ValueError(f"{name} is silent (peak below -80 dB full scale). Fix: check that the microphone is "
+    if np.abs(y).max() < SILENT_PEAK:
+        raise InputError(f"{name} is silent (peak below -80 dB full scale). Fix: check that the microphone is "
                          "on and chosen in the recorder app, speak closer to it, and record again.")
     return y
 
@@ -422,12 +618,45 @@ def plot_prediction(image: np.ndarray, probabilities: pd.Series, *, true_label: 
     return fig
 
 
+def message_html(text: str, kind: str = "error", title: str = "") -> str:
+    """A message for a notebook's output as HTML: escaped, `code` between backticks shown as code,
+    lines broken between words (a stream's text in JupyterLab breaks anywhere, even mid-word), in
+    a box coloured for an ``"error"``, a ``"warning"`` or a ``"note"``; ``title`` in bold first.
+    Used by the classifier explorer of ``16_better_emotion_model``."""
+    import html
+
+    body = re.sub(r"`([^`]*)`", r"<code>\1</code>", html.escape(text, quote=False))
+    if title:
+        body = f"<b>{html.escape(title, quote=False)}</b> {body}"
+    border, background = {"error": ("var(--jp-error-color1, #d32f2f)", "var(--jp-error-color3, #ffebee)"),
+                          "warning": ("var(--jp-warn-color1, #f57c00)", "var(--jp-warn-color3, #fff3e0)"),
+                          "note": ("var(--jp-border-color2, #e0e0e0)", "transparent")}[kind]
+    return (f'<div class="course-message course-{kind}" style="white-space: normal; word-break: normal; '
+            f'overflow-wrap: break-word; line-height: 1.4; max-width: 70em; margin: 4px 0; padding: 4px 10px; '
+            f'border-left: 4px solid {border}; background: {background}">{body}</div>')
+
+
+def _say(text: str, kind: str = "note", title: str = "") -> None:
+    """``text`` in the notebook: a :func:`message_html` box in JupyterLab, plain lines headless."""
+    if headless():
+        print(f"{title} {text}".strip())
+        return
+    from IPython.display import HTML, display
+
+    display(HTML(message_html(text, kind, title)))
+
+
+#: The menu's value for the student's own recording (clips are rows 0, 1, ...).
+UPLOAD_ROW = -1
+
+
 class ClassifierExplorer:
     """A trained classifier applied to a clip the student picks from ``clips`` or uploads.
 
     Built by :func:`classifier_explorer`, which documents the arguments. ``last`` holds the
     latest result: ``{"title", "probabilities" (Series), "predicted", "true", "image"}``;
-    ``error`` the message of the latest upload that could not be used (``None`` otherwise).
+    ``error`` the message of the latest upload that could not be used (``None`` otherwise);
+    ``warning`` what :func:`quiet_warning` said of the latest upload (``None`` otherwise).
     Taught in ``16_better_emotion_model``.
     """
 
@@ -444,7 +673,10 @@ class ClassifierExplorer:
         self.class_label = class_label
         self.last: dict | None = None
         self.error: str | None = None
+        self.warning: str | None = None
+        self.uploaded: tuple[str, bytes] | None = None
         self.output = None
+        self._menu_quiet = False
 
     def options(self) -> list[tuple[str, int]]:
         """``(menu text, row)`` for every clip: the Dropdown's options."""
@@ -452,20 +684,23 @@ class ClassifierExplorer:
 
     def classify(self, y: np.ndarray, title: str, true_label: str | None = None, note: str | None = None,
                  show: bool = True) -> pd.Series:
-        """Featurize a sound at ``self.sr`` Hz and predict; with ``show``, draw :func:`plot_prediction`
-        and a player of the sound."""
+        """Featurize a sound at ``self.sr`` Hz and predict; with ``show``, draw :func:`plot_prediction`,
+        say the answer in a line of text, and add a player of the sound."""
         from course_utils import plots
 
         image = self.featurize(y, self.sr)
         proba = class_probabilities(self.predict, image, self.class_names)
+        predicted = str(proba.idxmax())
         if show:
             plot_prediction(image, proba, true_label=true_label, config=self.config, title=title,
                             class_label=self.class_label)
             plt.show()
+            truth = "" if true_label is None else f" (true {self.class_label}: {true_label})"
+            print(f"{title}: predicted {self.class_label} {predicted}, {100 * float(proba.max()):.1f} %{truth}")
             if note:
                 print(note)
             plots.play(y, self.sr, label=f"{title} (as loaded, before trimming)")
-        self.last = {"title": title, "probabilities": proba, "predicted": str(proba.idxmax()), "true": true_label,
+        self.last = {"title": title, "probabilities": proba, "predicted": predicted, "true": true_label,
                      "image": image}
         return proba
 
@@ -475,11 +710,17 @@ class ClassifierExplorer:
 
         clip = self.clips.iloc[int(row)]
         y, _ = audio.load_audio(clip["path"], sr=self.sr)
+        self.warning = None
         return self.classify(y, f"test clip: {self.describe(clip)}", true_label=str(clip[self.label_column]))
 
     def classify_upload(self, name: str, content: bytes, show: bool = True) -> pd.Series:
-        """Classify an uploaded file (:func:`decode_upload`; a bad file raises ``ValueError``)."""
+        """Classify an uploaded file (:func:`decode_upload`; a file that cannot be used raises
+        :class:`course_utils.errors.InputError`, a ``ValueError``). A recording too quiet to hold
+        speech is classified after a warning (:func:`quiet_warning`), also with ``show=False``."""
         y = decode_upload(name, content, sr=self.sr)
+        self.warning = quiet_warning(y, self.sr, name)
+        if self.warning:
+            _say(self.warning, "warning", title="Too quiet?")
         note = None
         if self.config is not None:
             from course_utils import audio
@@ -491,8 +732,9 @@ class ClassifierExplorer:
         return self.classify(y, f"your recording {name}", note=note, show=show)
 
     def _show(self, action: Callable[[], Any]) -> None:
-        """Run ``action`` with its output in the explorer's output area (replacing the last one)."""
-        from IPython.display import clear_output
+        """Run ``action`` with its output in the explorer's output area (replacing the last one); a
+        file or sound that cannot be used gets its message in a box (:func:`message_html`)."""
+        from IPython.display import HTML, clear_output, display
 
         with self.output:
             clear_output(wait=True)
@@ -500,23 +742,39 @@ class ClassifierExplorer:
                 action()
             except ValueError as err:
                 self.error = str(err)
-                print(f"This file cannot be used: {err}")
+                display(HTML(message_html(self.error, "error", title="This file cannot be used.")))
+
+    def _menu_shows_upload(self, name: str) -> None:
+        """Put the uploaded file first in the menu and select it, without classifying anything."""
+        self._menu_quiet = True
+        try:
+            self.menu.options = [(f"your recording: {name}", UPLOAD_ROW), *self.options()]
+            self.menu.value = UPLOAD_ROW
+        finally:
+            self._menu_quiet = False
 
     def widget(self, start: int = 0):
-        """The widgets: a Dropdown of the clips, an upload button, help, and the output area."""
+        """The widgets: a Dropdown of the clips (and of the last upload), an upload button, help,
+        and the output area."""
         import ipywidgets as widgets
 
         menu = widgets.Dropdown(options=self.options(), value=int(start), description="test clip",
                                 layout=widgets.Layout(width="60%"), style={"description_width": "initial"})
-        upload = widgets.FileUpload(accept=",".join(UPLOAD_FORMATS), multiple=False,
-                                    description="Upload a recording")
+        # width auto: the button as wide as its label, "Upload a recording (1)", not cut to "Upload a recor..."
+        upload = widgets.FileUpload(accept=",".join(UPLOAD_FORMATS), multiple=False, description="Upload a recording",
+                                    layout=widgets.Layout(width="auto", min_width="max-content"))
         self.output = widgets.Output()
-        how = re.sub(r"`([^`]*)`", r"<code>\1</code>", RECORDING_HELP)
-        help_text = widgets.HTML(f"<p style='font-size: 90%'>Pick a test clip, or upload a recording of your own. {how}</p>")
+        help_text = widgets.HTML(message_html(f"Pick a test clip, or upload a recording of your own. {RECORDING_HELP}",
+                                              "note"))
 
         def on_menu(change) -> None:
+            if self._menu_quiet:
+                return
             self.error = None
-            self._show(lambda: self.classify_clip(change["new"]))
+            if change["new"] == UPLOAD_ROW and self.uploaded is not None:
+                self._show(lambda: self.classify_upload(*self.uploaded))
+            elif change["new"] is not None and change["new"] != UPLOAD_ROW:
+                self._show(lambda: self.classify_clip(change["new"]))
 
         def on_upload(change) -> None:
             files = change["new"]
@@ -524,7 +782,9 @@ class ClassifierExplorer:
                 return
             self.error = None
             chosen = files[-1]
-            self._show(lambda: self.classify_upload(chosen["name"], bytes(chosen["content"])))
+            self.uploaded = (str(chosen["name"]), bytes(chosen["content"]))
+            self._menu_shows_upload(self.uploaded[0])
+            self._show(lambda: self.classify_upload(*self.uploaded))
 
         menu.observe(on_menu, names="value")
         upload.observe(on_upload, names="value")

@@ -231,18 +231,63 @@ def spectral_summary(y: np.ndarray, sr: int, cutoff_hz: float = 4000.0, n_fft: i
     }
 
 
-def voice_table(meta: pd.DataFrame, cutoff_hz: float = 4000.0, progress: bool = True) -> pd.DataFrame:
+#: Bump when :func:`spectral_summary` changes, so that old cache entries of :func:`voice_table` are not reused.
+VOICE_VERSION = 1
+
+#: The columns :func:`voice_table` measures per clip (those of :func:`spectral_summary`).
+VOICE_COLUMNS = ("hf_share", "centroid_hz", "f0_hz")
+
+
+def voice_cache_path(meta: pd.DataFrame, cutoff_hz: float = 4000.0, cache_dir=None):
+    """Where the :func:`voice_table` of these files is cached: a CSV file under
+    :func:`course_utils.paths.cache_dir`, named by a fingerprint of the files (names, sizes,
+    modification times: :func:`course_utils.paths.files_fingerprint`) and of the recipe (sample
+    rate, cut-off, :data:`VOICE_VERSION`), so that another subset, a replaced file or another
+    setting gets its own entry. Used by ``04_mel_scale``."""
+    from pathlib import Path
+
+    from course_utils import paths
+
+    folder = Path(cache_dir) if cache_dir is not None else paths.cache_dir()
+    key = paths.files_fingerprint(meta["path"], audio.COURSE_SR, float(cutoff_hz), VOICE_VERSION)
+    return folder / f"voices-{key}-{len(meta)}.csv"
+
+
+def voice_table(meta: pd.DataFrame, cutoff_hz: float = 4000.0, progress: bool = True, *, cache_dir=None) -> pd.DataFrame:
     """:func:`spectral_summary` of every clip of ``meta`` (column ``path``), with its ``actor`` and ``sex``.
 
-    ``progress``: a bar over the clips (:func:`course_utils.interactive.progress`).
+    A pass over every clip (about 30 s for the 1440 clips of the corpus), so the measurements are
+    cached on disk (:func:`voice_cache_path`, in ``cache_dir``, default
+    :func:`course_utils.paths.cache_dir`; written atomically and read back exactly): a rerun of
+    ``04_mel_scale`` reads them in a moment, and a damaged entry is reported, removed and
+    measured again (:func:`course_utils.cache.cached`). ``progress``: a bar over the clips
+    (:func:`course_utils.interactive.progress`) while they are measured. Taught in ``04_mel_scale``.
     """
-    rows = []
-    clips = interactive.progress(meta.itertuples(), total=len(meta), desc="voice spectra", unit="clip",
-                                 disable=not progress)
-    for row in clips:
-        y, sr = audio.load_audio(row.path)
-        rows.append({"actor": row.actor, "sex": str(row.sex), **spectral_summary(y, sr, cutoff_hz)})
-    return pd.DataFrame(rows)
+    from pathlib import Path
+
+    from course_utils import cache
+
+    names = [Path(str(p)).name for p in meta["path"]]
+
+    def measure() -> pd.DataFrame:
+        rows = []
+        clips = interactive.progress(meta["path"], total=len(meta), desc="voice spectra", unit="clip",
+                                     disable=not progress)
+        for path in clips:
+            y, sr = audio.load_audio(path)
+            rows.append(spectral_summary(y, sr, cutoff_hz))
+        table = pd.DataFrame(rows, columns=list(VOICE_COLUMNS))
+        table.insert(0, "filename", names)
+        return table
+
+    def complete(table: pd.DataFrame) -> str | None:
+        missing = [c for c in VOICE_COLUMNS if c not in table.columns]
+        return f"has no column {missing[0]}" if missing else None
+
+    measured = cache.cached(voice_cache_path(meta, cutoff_hz, cache_dir), measure, what="voice spectra",
+                            names=names, check=complete)
+    labels = pd.DataFrame({"actor": meta["actor"].to_numpy(), "sex": meta["sex"].astype(str).to_numpy()})
+    return pd.concat([labels, measured[list(VOICE_COLUMNS)].reset_index(drop=True).astype(float)], axis=1)
 
 
 def image_steps(path, config: features.FeatureConfig = features.FeatureConfig()) -> dict:

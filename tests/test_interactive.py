@@ -1,7 +1,9 @@
 import datetime
 import io
+import json
 import os
 import re
+import sys
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -61,6 +63,49 @@ def test_live_notebook_gets_sliders(live):
     assert kinds["IntSlider"].value == 3000 and kinds["IntSlider"].continuous_update is False
     assert kinds["SelectionSlider"].options == (8, 16, 32, 64) and kinds["SelectionSlider"].continuous_update is False
     assert widget.widget.result == {"freq": 3000, "gain": 0.5, "bands": 32, "seconds": 1.0}
+
+
+def test_live_explorer_shows_the_figure_once_and_makes_no_control_of_other_parameters(live, monkeypatch):
+    """In JupyterLab, interact displayed the explorers' returned figure a second time, below the
+    one they show themselves, and made a control of every parameter with a default (04's
+    explorer grew a ``players`` checkbox and an ``n_iter`` slider from -16 to 48)."""
+    from ipywidgets.widgets import interaction
+
+    shown, calls = [], []
+    monkeypatch.setattr(interaction, "display", lambda *objs, **kw: shown.extend(objs))
+
+    def draw(n_mels: int = 32, *, y=None, players: bool = True, n_iter: int = 16, title: str = "") -> plt.Figure:
+        calls.append(dict(n_mels=n_mels, players=players, n_iter=n_iter, title=title))
+        fig = plt.figure()
+        plt.show()  # the explorer shows its figure itself, and returns it for a direct call
+        return fig
+
+    handle = interactive.explore(draw, n_mels=dict(value=32, options=[8, 16, 32], description="Mel bands"),
+                                 fixed=dict(y=np.zeros(4), title="a: "))
+    panel = handle.widget
+    controls = [type(w).__name__ for w in panel.children[:-1]]
+    assert controls == ["SelectionSlider"], "only the slider asked for"
+    assert calls == [dict(n_mels=32, players=True, n_iter=16, title="a: ")]
+    panel.children[0].value = 8  # the slider moved
+    assert calls[-1]["n_mels"] == 8 and isinstance(panel.result, plt.Figure)
+    assert shown == [], "the returned figure must not be displayed again"
+
+
+def test_both_explorers_behind_sliders_get_only_their_sliders(live, monkeypatch):
+    from ipywidgets.widgets import interaction
+
+    from course_utils import signals
+
+    monkeypatch.setattr(interaction, "display", lambda *objs, **kw: None)
+    monkeypatch.setattr(plt, "show", lambda *a, **k: None)
+    y = (0.3 * np.sin(2 * np.pi * 300 * np.arange(4000) / 8000)).astype(np.float32)
+    mel_panel = interactive.explore(interactive.mel_bands_explorer, n_mels=dict(value=8, options=[8, 16]),
+                                    fixed=dict(y=y, sr=8000, n_fft=512, hop_length=128, players=False)).widget
+    assert [type(w).__name__ for w in mel_panel.children] == ["SelectionSlider", "Output"]
+    alias_panel = interactive.explore(signals.aliasing_explorer, freq=dict(value=3000, min=100, max=12000, step=50),
+                                      rate=dict(value=4000, min=1000, max=24000, step=250),
+                                      fixed=dict(seconds=0.1, players=False)).widget
+    assert [type(w).__name__ for w in alias_panel.children] == ["IntSlider", "IntSlider", "Output"]
 
 
 @pytest.mark.parametrize("before", [None, "0"])
@@ -141,6 +186,33 @@ def test_epoch_progress_counts_the_epochs_keras_runs(headless_on, capsys):
     assert "toy model" in out and "3/3" in out and "val_accuracy=" in out
 
 
+def test_seconds_per_epoch_leaves_out_the_first_epoch():
+    assert interactive.seconds_per_epoch([5.0, 0.8, 1.0]) == pytest.approx(0.9)
+    assert interactive.seconds_per_epoch([2.5]) == 2.5
+    assert np.isnan(interactive.seconds_per_epoch([]))
+
+
+def test_epoch_bar_shows_the_seconds_per_epoch_the_chapter_prints(headless_on, monkeypatch):
+    """16's bar said 3.5 s per epoch where the printed line said 0.8 s: tqdm timed from the bar's
+    creation, smoothed, with the first epoch (tracing) in; the line leaves that epoch out."""
+    import time
+
+    clock = iter([100.0, 105.0, 105.0, 105.8, 105.8, 106.6])
+    monkeypatch.setattr(time, "perf_counter", lambda: next(clock))
+    stream = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stream)
+    callback = interactive.epoch_progress(3, desc="toy", metrics=("loss",), callback_base=object)
+    callback.on_train_begin()
+    for epoch in range(3):
+        callback.on_epoch_begin(epoch)
+        callback.on_epoch_end(epoch, {"loss": 1.0})
+    callback.on_train_end()
+    assert callback.seconds == pytest.approx([5.0, 0.8, 0.8])
+    text = stream.getvalue()
+    assert "s/epoch=0.8" in text and "3/3 epochs" in text
+    assert "s/it" not in text and "epoch/s" not in text and "s/epoch]" not in text  # no tqdm rate of its own
+
+
 # ---------------------------------------------------------------------------------------------
 # Mel bands (04_mel_scale)
 # ---------------------------------------------------------------------------------------------
@@ -192,9 +264,9 @@ def tone_with_silence(sr=48_000, seconds=0.6, freq=300.0, pad=0.3, channels=1):
     return np.stack([y] * channels, axis=1) if channels > 1 else y
 
 
-def encoded(y, sr, fmt):
+def encoded(y, sr, fmt, subtype=None):
     buf = io.BytesIO()
-    sf.write(buf, y, sr, format=fmt)
+    sf.write(buf, y, sr, format=fmt, subtype=subtype)
     return buf.getvalue()
 
 
@@ -229,6 +301,53 @@ def test_decode_upload_rejects_empty_and_silent_recordings():
         interactive.decode_upload("short.wav", encoded(np.full(2400, 0.5, np.float32), 48_000, "WAV"))
     with pytest.raises(ValueError, match=r"quiet\.flac is silent.*microphone"):
         interactive.decode_upload("quiet.flac", encoded(np.zeros(48_000, np.float32), 48_000, "FLAC"))
+
+
+def nan_wav(sr=48_000):
+    y = tone_with_silence(sr=sr)
+    y[len(y) // 2: len(y) // 2 + 10] = np.nan
+    return encoded(y, sr, "WAV", subtype="FLOAT")  # a float WAV keeps the NaN (16-bit PCM would make it 0)
+
+
+@pytest.mark.parametrize("sr", [22_050, None])
+def test_decode_upload_names_a_damaged_file_with_samples_that_are_not_numbers(sr):
+    """Before: librosa's resampler raised ParameterError('Audio buffer is not finite everywhere'),
+    a raw traceback; without resampling the NaN reached the model."""
+    from course_utils.errors import CourseError
+
+    with pytest.raises(CourseError, match=r"broken\.wav is damaged: some of its samples are not numbers") as err:
+        interactive.decode_upload("broken.wav", nan_wav(), sr=sr)
+    assert isinstance(err.value, ValueError) and "Fix: record it again" in str(err.value)
+    assert err.value._render_traceback_()[0].endswith("broken.wav is damaged: some of its samples are not numbers "
+                                                      "(NaN or infinity), which no recorder writes. Fix: record it again, "
+                                                      "or export it again from the recording app or from Audacity (as "
+                                                      "16-bit WAV), and upload the new file.")
+
+
+def muted_microphone(sr=22_050, seconds=3.0, dbfs=-70.0):
+    """The noise a muted microphone records: white noise at ``dbfs`` (RMS), as 16-bit WAV bytes
+    (at the classifier's rate: resampling from 48 kHz would drop the noise above 11 kHz, 3 dB)."""
+    noise = np.random.default_rng(0).standard_normal(int(seconds * sr)) * 10 ** (dbfs / 20)
+    return encoded(noise.astype(np.float32), sr, "WAV")
+
+
+def test_recording_level_is_the_loudest_moment_in_dbfs():
+    sr = 8000
+    sine = np.sin(2 * np.pi * 440 * np.arange(sr) / sr)
+    assert interactive.recording_level(sine, sr) == pytest.approx(-3.01, abs=0.05)
+    quiet_then_loud = np.concatenate([0.001 * sine, 0.1 * sine])
+    assert interactive.recording_level(quiet_then_loud, sr) == pytest.approx(-23.01, abs=0.05)
+    assert interactive.recording_level(np.zeros(sr), sr) == float("-inf")
+    assert interactive.recording_level(np.zeros(0), sr) == float("-inf")
+
+
+def test_quiet_warning_says_the_level_and_the_fix_only_for_a_muted_microphone():
+    y = interactive.decode_upload("muted.wav", muted_microphone())
+    text = interactive.quiet_warning(y, 22_050, "muted.wav")
+    assert text.startswith("muted.wav is very quiet: its loudest moment is at -70 dBFS")
+    assert "muted microphone" in text and "Fix: unmute the microphone" in text
+    speech_level = interactive.decode_upload("me.wav", encoded(0.05 * tone_with_silence(), 48_000, "WAV"))
+    assert interactive.quiet_warning(speech_level, 22_050, "me.wav") is None
 
 
 def test_image_featurizer_is_the_training_recipe(tmp_path):
@@ -348,7 +467,48 @@ def test_a_long_upload_says_that_only_the_middle_reaches_the_model(headless_on, 
     assert re.search(r"3\.\d s of sound after trimming the silence: .* only its middle 1 s reach the model", out)
 
 
-def test_live_explorer_builds_menu_upload_and_reacts(live, clips, capsys):
+def test_a_muted_microphone_is_classified_after_a_warning(headless_on, clips, capsys):
+    explorer = make(clips)
+    capsys.readouterr()
+    proba = explorer.classify_upload("muted.wav", muted_microphone(), show=False)
+    out = capsys.readouterr().out
+    assert "Too quiet? muted.wav is very quiet: its loudest moment is at -70 dBFS" in out and "Fix:" in out
+    assert explorer.warning.startswith("muted.wav is very quiet") and len(proba) == 3
+    explorer.classify_clip(0)
+    assert explorer.warning is None
+
+
+def test_a_shown_prediction_is_also_said_in_words(headless_on, clips, capsys):
+    explorer = make(clips, start=2)
+    out = capsys.readouterr().out
+    predicted = explorer.last["predicted"]
+    assert f"test clip: sad: clip2.wav: predicted class {predicted}, " in out and "(true class: sad)" in out
+
+
+def test_message_html_escapes_shows_code_and_breaks_between_words():
+    html = interactive.message_html("a <b> file: run `ffmpeg -i a.m4a a.wav`, then upload", "error", title="Oops.")
+    assert "&lt;b&gt;" in html and "<code>ffmpeg -i a.m4a a.wav</code>" in html and "`" not in html
+    assert html.count("<b>") == 1 and "<b>Oops.</b>" in html
+    assert "word-break: normal" in html and "white-space: normal" in html
+
+
+@pytest.fixture
+def displayed(monkeypatch):
+    """What the explorer displays in its output area (HTML boxes), as HTML text."""
+    import IPython.display
+
+    seen = []
+    real = IPython.display.display
+
+    def record(*objs, **kw):
+        seen.extend(getattr(o, "data", None) for o in objs if isinstance(o, IPython.display.HTML))
+        return real(*objs, **kw)
+
+    monkeypatch.setattr(IPython.display, "display", record)
+    return seen
+
+
+def test_live_explorer_builds_menu_upload_and_reacts(live, clips, capsys, displayed):
     import ipywidgets
 
     explorer = make(clips, describe=lambda r: f"{r['emotion_name']} | {os.path.basename(r['path'])}")
@@ -363,12 +523,22 @@ def test_live_explorer_builds_menu_upload_and_reacts(live, clips, capsys):
     explorer.upload.value = ({"name": "me.wav", "type": "audio/wav", "size": len(data), "content": memoryview(data),
                               "last_modified": NOW},)
     assert explorer.last["title"] == "your recording me.wav" and explorer.error is None
+    # the menu names the upload, not the clip picked before it
+    assert explorer.menu.value == interactive.UPLOAD_ROW and explorer.menu.label == "your recording: me.wav"
+    assert explorer.menu.options[1:] == (("calm | clip0.wav", 0), ("angry | clip1.wav", 1), ("sad | clip2.wav", 2))
     explorer.upload.value = ({"name": "me.m4a", "type": "audio/mp4", "size": 4, "content": memoryview(b"...."),
                               "last_modified": NOW},)
     assert explorer.error.startswith("me.m4a: the classifier reads") and explorer.last["title"] == "your recording me.wav"
-    assert "This file cannot be used: me.m4a" in capsys.readouterr().out
+    assert explorer.menu.label == "your recording: me.m4a"
+    box = displayed[-1]  # the message as HTML: words kept whole, code as code, no backticks
+    assert "<b>This file cannot be used.</b> me.m4a: the classifier reads" in box
+    assert "<code>ffmpeg -i recording.m4a recording.wav</code>" in box and "`" not in box
     explorer.upload.value = ()  # cleared: nothing happens
     assert explorer.error.startswith("me.m4a")
+    explorer.menu.value = 1  # back to a test clip
+    assert explorer.last["true"] == "angry" and explorer.error is None
+    # the upload button is as wide as its label ("Upload a recor..." before)
+    assert explorer.upload.layout.width == "auto"
 
 
 def test_explorer_checks_its_clips():
@@ -389,3 +559,49 @@ def test_map_files_keeps_the_order_in_every_mode():
     with ThreadPoolExecutor(2) as pool:
         assert interactive.map_files(str.__add__, files, "!", executor=pool, progress_bar=False) == expected
     assert interactive.map_files(str.__add__, [], "!", progress_bar=False) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# the course's JupyterLab settings (make venv, Binder)
+# ---------------------------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_lab_settings_turn_the_news_toast_off_and_keep_other_settings(tmp_path):
+    path = interactive.lab_overrides_path(tmp_path)
+    assert path == tmp_path / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"@jupyterlab/apputils-extension:themes": {"theme": "JupyterLab Dark"},
+                                "@jupyterlab/apputils-extension:notification": {"doNotDisturbMode": True}}))
+    assert interactive.install_lab_settings(tmp_path) == path
+    settings = json.loads(path.read_text())
+    assert settings["@jupyterlab/apputils-extension:notification"] == {"doNotDisturbMode": True, "fetchNews": "false",
+                                                                       "checkForUpdates": False}
+    assert settings["@jupyterlab/apputils-extension:themes"] == {"theme": "JupyterLab Dark"}
+    path.write_text("{ not json")  # a damaged file is replaced
+    interactive.install_lab_settings(tmp_path)
+    assert json.loads(path.read_text()) == interactive.LAB_SETTINGS
+
+
+def test_lab_settings_are_valid_for_this_jupyterlab():
+    import sys as _sys
+
+    schema_file = (Path(_sys.prefix) / "share" / "jupyter" / "lab" / "schemas" / "@jupyterlab" / "apputils-extension"
+                   / "notification.json")
+    if not schema_file.exists():
+        pytest.skip(f"JupyterLab's schemas not found in {_sys.prefix}")
+    schema = json.loads(schema_file.read_text())["properties"]
+    values = interactive.LAB_SETTINGS["@jupyterlab/apputils-extension:notification"]
+    assert values["fetchNews"] in [c["const"] for c in schema["fetchNews"]["oneOf"]]
+    assert schema["checkForUpdates"]["type"] == "boolean" and isinstance(values["checkForUpdates"], bool)
+
+
+def test_make_venv_and_binder_install_the_lab_settings():
+    call = "from course_utils import interactive; interactive.install_lab_settings()"
+    makefile = (ROOT / "Makefile").read_text()
+    venv_recipe = makefile.split("$(VENV)/.installed:")[1].split("\n\n")[0]
+    assert call in venv_recipe
+    assert venv_recipe.index("install_lab_settings") < venv_recipe.index("touch $@")
+    postbuild = (ROOT / "binder" / "postBuild").read_text()
+    assert "interactive.install_lab_settings()" in postbuild.split("\nset -euo pipefail\n")[1]

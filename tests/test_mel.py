@@ -107,13 +107,60 @@ def test_spectral_summary_separates_low_and_high_voices(tmp_path, monkeypatch, c
         rows.append({"path": str(path), "actor": i + 1, "sex": sex})
     monkeypatch.setenv(interactive.HEADLESS_ENV, "1")
     capsys.readouterr()
-    table = ml.voice_table(pd.DataFrame(rows))
+    table = ml.voice_table(pd.DataFrame(rows), cache_dir=tmp_path / "cache")
     err = capsys.readouterr().err  # a bar over the clips
     assert "voice spectra" in err and "2/2" in err and err.count("\n") == 1
     assert list(table["sex"]) == ["male", "female"]
     assert table["f0_hz"].iloc[1] > 1.8 * table["f0_hz"].iloc[0]
-    pd.testing.assert_frame_equal(ml.voice_table(pd.DataFrame(rows), progress=False), table)
+    pd.testing.assert_frame_equal(ml.voice_table(pd.DataFrame(rows), progress=False, cache_dir=tmp_path / "cache"), table)
     assert capsys.readouterr().err == ""
+
+
+def _voice_clips(folder, f0s=(110, 220, 165)):
+    rows = []
+    for i, f0 in enumerate(f0s):
+        path = folder / f"03-01-01-01-01-01-0{i + 1}.wav"
+        audio.write_wav_atomic(path, voice(f0, seconds=0.5), SR)
+        rows.append({"path": str(path), "actor": i + 1, "sex": "male" if i % 2 == 0 else "female"})
+    return pd.DataFrame(rows)
+
+
+def test_voice_table_is_cached_and_a_rerun_measures_nothing(tmp_path, monkeypatch):
+    """04 measured every clip again on every run (about 30 s for 1440 clips)."""
+    meta = _voice_clips(tmp_path)
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
+    first = ml.voice_table(meta, progress=False)  # default: the course's cache folder
+    target = ml.voice_cache_path(meta)
+    assert target.exists() and target.parent == tmp_path / "data" / "cache" and target.name.startswith("voices-")
+    assert not [p for p in target.parent.iterdir() if p.name.startswith(".")]  # written atomically: no leftovers
+    calls = []
+    real = ml.spectral_summary
+    monkeypatch.setattr(ml, "spectral_summary", lambda *a, **k: calls.append(1) or real(*a, **k))
+    again = ml.voice_table(meta, progress=False)
+    assert calls == []
+    pd.testing.assert_frame_equal(again, first)  # the same numbers, exactly
+    assert list(first.columns) == ["actor", "sex", "hf_share", "centroid_hz", "f0_hz"]
+    # another subset, another cut-off or a replaced file: another entry
+    assert ml.voice_cache_path(meta.iloc[:2]) != target
+    assert ml.voice_cache_path(meta, cutoff_hz=3000) != target
+    assert ml.voice_cache_path(meta, cache_dir=cache).parent == cache
+    audio.write_wav_atomic(meta.loc[0, "path"], voice(120, seconds=0.5), SR)
+    assert ml.voice_cache_path(meta) != target
+
+
+@pytest.mark.parametrize("damage", [b"", b"filename,hf_share\n", b"\x00\x01 not a table"])
+def test_a_damaged_voice_cache_is_measured_again(tmp_path, damage, capsys):
+    meta = _voice_clips(tmp_path)
+    cache = tmp_path / "cache"
+    good = ml.voice_table(meta, progress=False, cache_dir=cache)
+    target = ml.voice_cache_path(meta, cache_dir=cache)
+    target.write_bytes(damage)
+    capsys.readouterr()
+    again = ml.voice_table(meta, progress=False, cache_dir=cache)
+    pd.testing.assert_frame_equal(again, good)
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "voice spectra cache" in out and "computing it again" in out
 
 
 def test_image_steps_reproduce_clip_image(tmp_path):
