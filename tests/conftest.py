@@ -87,3 +87,14 @@ def wav_meta(tmp_path):
         audio.write_wav_atomic(p, tone(seconds, 48_000, 300.0 + 200 * i, pad=0.4), 48_000)
         paths.append(str(p))
     return pd.DataFrame({"path": paths})
+
+
+def needs_chromium(what: str, ok, *, test: str) -> None:
+    """Skip ``test`` (a few words: which browser test) when ``ok`` is false, saying ``what`` is
+    missing; fail instead when ``COURSE_REQUIRE_CHROMIUM=1`` (set by ``.ci/run``), so that CI
+    never skips a browser test silently. Used by ``test_site.py`` and ``test_lab.py``."""
+    if not ok:
+        message = f"{test} in headless Chromium skipped: {what}"
+        if os.environ.get("COURSE_REQUIRE_CHROMIUM") == "1":
+            pytest.fail(f"{message} (COURSE_REQUIRE_CHROMIUM=1 requires it)")
+        pytest.skip(message)

@@ -32,6 +32,25 @@ def meta(tmp_path_factory) -> pd.DataFrame:
 
 SMALL = features.FeatureConfig(image_size=(32, 32))
 
+
+def _augment():
+    from course_utils import augment  # imports Keras: only for the tests that need it
+
+    return augment
+
+
+def _frozen(m, d):
+    """Chapter 11's frozen-feature cache, with a tiny seeded front network in place of VGG16."""
+    import keras
+
+    from course_utils import transfer
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((32, 32, 1))
+    front = keras.Model(inputs, keras.layers.Conv2D(2, 3, name="c")(inputs), name="front")
+    images = features.compute_images(m, SMALL, dataset="t", cache_dir=d / "images", n_jobs=1, progress=False)
+    return transfer.frozen_features(front, images, cache_dir=d, progress=False)
+
 #: Each per-clip cache of the course: (how to compute it, where it is kept).
 CACHES = {
     "log-Mel images": (lambda m, d: features.compute_images(m, SMALL, dataset="t", cache_dir=d, n_jobs=1, progress=False),
@@ -42,6 +61,10 @@ CACHES = {
                         lambda m, d: next(d.glob("baseline-*.npz"))),
     "trimmed durations": (lambda m, d: audio.trimmed_durations(m, cache_dir=d, n_jobs=1, progress=False),
                           lambda m, d: next(d.glob("trim-*.csv"))),
+    "augmented copies": (lambda m, d: _augment().augmented_images(m, SMALL, copies=2, dataset="t", cache_dir=d, n_jobs=1,
+                                                                  progress=False),
+                         lambda m, d: next(d.glob("wavaug-*.npz"))),
+    "frozen features": (lambda m, d: _frozen(m, d), lambda m, d: next(d.glob("frozen-*.npz"))),
     "waveforms": (lambda m, d: waveform_nets.load_waveforms(m, sr=8000, n_samples=2187, dataset="t", cache_dir=d, n_jobs=1,
                                                             progress=False),
                   lambda m, d: waveform_nets.waveform_cache_path(m, sr=8000, n_samples=2187, dataset="t", cache_dir=d)),
@@ -77,7 +100,8 @@ def test_a_damaged_cache_entry_is_reported_in_one_line_removed_and_rebuilt(kind,
     out = capsys.readouterr().out
     assert out.count("\n") == 1, out
     assert str(target) in out and "removed, computing it again" in out
-    assert ("stale" if damage == "other clips" else "damaged") in out
+    # an entry of other clips is stale; the frozen features are named by their images, so one for other images is damaged
+    assert ("stale" if damage == "other clips" and kind != "frozen features" else "damaged") in out
     capsys.readouterr()
     _same(first, compute(meta, tmp_path))  # healed: read from the rebuilt entry, silently
     assert capsys.readouterr().out == ""

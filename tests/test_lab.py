@@ -38,11 +38,11 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import needs_chromium
 
 from course_utils import interactive, site
 
 ROOT = Path(__file__).resolve().parents[1]
-REQUIRE = os.environ.get("COURSE_REQUIRE_CHROMIUM") == "1"
 SCREENSHOTS = ROOT / "build" / "lab-screenshots"
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
@@ -95,11 +95,7 @@ def test_nbstripout_keeps_the_language_info(tmp_path):
 
 
 def _needs(what: str, ok) -> None:
-    if not ok:
-        message = f"JupyterLab test in headless Chromium skipped: {what}"
-        if REQUIRE:
-            pytest.fail(f"{message} (COURSE_REQUIRE_CHROMIUM=1 requires it)")
-        pytest.skip(message)
+    needs_chromium(what, ok, test="JupyterLab test")
 
 
 @dataclass

@@ -140,3 +140,11 @@ def test_course_errors_render_as_their_message_in_ipython():
     assert "ParameterError" in lines[0] and "quick = 'no'" in lines[0]
     assert lines[1] == "Fix: set quick = False"
     assert isinstance(err, ValueError)
+
+
+def test_image_size_means_the_same_in_every_chapter():
+    """05 took a pair and 08-16 a number: ``-p image_size 64`` was a TypeError in 05. Now one meaning."""
+    for chapter, names in params.CHAPTERS.items():
+        if "image_size" in names:
+            values = declared(ROOT / "notebooks" / f"{chapter}.ipynb")
+            params.check({**values, "image_size": 64}, chapter)

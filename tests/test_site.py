@@ -27,6 +27,7 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
+from conftest import needs_chromium
 import yaml
 from PIL import Image
 
@@ -34,7 +35,6 @@ from course_utils import cli, results, runner, seeds, site
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "build" / "site-screenshots"
-REQUIRE = os.environ.get("COURSE_REQUIRE_CHROMIUM") == "1"
 
 
 # ------------------------------------------------------------------------------- helpers
@@ -494,12 +494,8 @@ def test_urls_for_files_and_web_pages(tmp_path):
 # --------------------------------------------------------------- end to end (Jupyter Book, Chromium)
 
 
-def _needs(what: str, found) -> None:
-    if not found:
-        message = f"website test in headless Chromium skipped: {what}"
-        if REQUIRE:
-            pytest.fail(f"{message} (COURSE_REQUIRE_CHROMIUM=1 requires it)")
-        pytest.skip(message)
+def _needs(what: str, ok) -> None:
+    needs_chromium(what, ok, test="website test")
 
 
 @pytest.fixture(scope="module")
