@@ -13,7 +13,7 @@ result in one file under ``data/cache/`` (:func:`course_utils.paths.cache_dir`),
 - a new entry is written atomically (:func:`course_utils.atomic.atomic_path`: a temporary
   file next to it, then a rename), and the leftovers of runs that were killed while writing
   (``kill -9``, the out-of-memory killer) are removed the next time the folder is used
-  (:func:`clean_leftovers`): their names carry the id of the process that wrote them, and a
+  (:func:`course_utils.atomic.clean_leftovers`): their names carry the id of the process that wrote them, and a
   process that no longer exists cannot finish them.
 
 Two formats: ``.npz`` (a dict of arrays; the clips' file names under ``filenames``) and
@@ -46,24 +46,17 @@ _READ_ERRORS = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zli
 
 _cleaned: set[Path] = set()
 
-#: Re-exported: the idle time after which an unverifiable temporary file counts as abandoned.
-ABANDONED_AFTER_S = atomic.ABANDONED_AFTER_S
 
-
-def clean_leftovers(folder: str | Path, *, now: float | None = None) -> list[Path]:
-    """:func:`course_utils.atomic.clean_leftovers`: what killed runs left in ``folder`` (the
-    hidden temporary files of writes whose process no longer exists). Used by :func:`cached`;
-    taught in ``06_preprocessing``."""
-    return atomic.clean_leftovers(folder, now=now)
+def _check_suffix(target: Path) -> None:
+    if target.suffix not in (".npz", ".csv"):
+        raise ValueError(f"cache entries are .npz or .csv files, not {target.name}")
 
 
 def _read(target: Path) -> Any:
     if target.suffix == ".npz":
         with np.load(target, allow_pickle=False) as f:
             return {k: f[k] for k in f.files}
-    if target.suffix == ".csv":
-        return pd.read_csv(target, **_EXACT_FLOATS)
-    raise ValueError(f"cache entries are .npz or .csv files, not {target.name}")
+    return pd.read_csv(target, **_EXACT_FLOATS)
 
 
 def _write(target: Path, data: Any) -> None:
@@ -87,6 +80,7 @@ def read(target: str | Path, *, what: str, names: Sequence[str] | None = None,
     or fails ``check`` (returns a reason, or None when the data is fine) is reported in one line,
     removed, and None returned, so that the caller computes it again. Used by :func:`cached`."""
     target = Path(target)
+    _check_suffix(target)
     if not target.exists():
         return None
     reason, stale = None, False
@@ -116,15 +110,14 @@ def cached(target: str | Path, build: Callable[[], Any], *, what: str, names: Se
     """The cache entry ``target`` when it is whole (:func:`read`), else ``build()`` written to it
     atomically and returned. ``build`` returns a dict of arrays (``.npz``; put the clips' names
     under ``filenames``) or a DataFrame (``.csv``; column ``filename``). The first call for a
-    folder also removes the leftovers of killed runs there (:func:`clean_leftovers`).
+    folder also removes the leftovers of killed runs there (:func:`course_utils.atomic.clean_leftovers`).
     Taught in ``06_preprocessing``; used by every per-clip computation of chapters 04-17.
     """
     target = Path(target)
-    if target.suffix not in (".npz", ".csv"):
-        raise ValueError(f"cache entries are .npz or .csv files, not {target.name}")
+    _check_suffix(target)
     folder = target.parent.resolve()
     if folder not in _cleaned:
-        clean_leftovers(folder)
+        atomic.clean_leftovers(folder)
         _cleaned.add(folder)
     data = read(target, what=what, names=names, check=check)
     if data is not None:

@@ -209,9 +209,6 @@ def _share(path: Path, private: int, usual: int) -> None:
         pass
 
 
-#: A temporary folder of :func:`_extract` or :func:`_replace_dir` (``.ravdess.<pid>@<host>.<random>.partial``;
-#: older versions wrote ``.ravdess.<random>.partial``, without the process).
-_LEFTOVER_RE = re.compile(r"^\.ravdess\.(?:(\d+)@([A-Za-z0-9-]*)\.)?[a-z0-9_]{8}\.(?:partial|old)$")
 #: pooch's temporary download (``tempfile.NamedTemporaryFile(dir=downloads)``: ``tmp`` + 8 characters).
 _POOCH_TMP_RE = re.compile(r"^tmp[a-z0-9_]{8}$")
 
@@ -259,10 +256,11 @@ def clean_leftovers(dest: str | Path | None = None, *, verbose: bool = True, now
     candidates: list[Path] = []
     with contextlib.suppress(OSError):
         for path in root.iterdir():
-            m = _LEFTOVER_RE.match(path.name)
-            if not m:
+            # a temporary folder of _extract or _replace_dir: .ravdess.<pid>@<host>.<random>.partial / .old
+            m = atomic.LEFTOVER_PATTERN.match(path.name)
+            if not m or m.group("name") != _FOLDER or m.group("suffix") not in (".partial", ".old"):
                 continue
-            pid, their_host = m.group(1), m.group(2)
+            pid, their_host = m.group("pid"), m.group("host")
             try:
                 if atomic.abandoned(pid, their_host, now - _last_write(path), STALE_AFTER_S):
                     candidates.append(path)

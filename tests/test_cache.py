@@ -119,6 +119,10 @@ def test_a_cache_entry_that_fails_its_check_is_rebuilt(meta, tmp_path, capsys):
 def test_read_and_cached_formats(tmp_path):
     with pytest.raises(ValueError, match=".npz or .csv"):
         cache.cached(tmp_path / "x.json", lambda: {}, what="x")
+    (tmp_path / "kept.json").write_text("{}")
+    with pytest.raises(ValueError, match=".npz or .csv"):
+        cache.read(tmp_path / "kept.json", what="x")
+    assert (tmp_path / "kept.json").exists()  # not taken for a damaged entry and removed
     table = pd.DataFrame({"filename": ["a.wav"], "v": [0.1 + 0.2]})
     got = cache.cached(tmp_path / "t.csv", lambda: table, what="t", names=["a.wav"])
     pd.testing.assert_frame_equal(cache.read(tmp_path / "t.csv", what="t", names=["a.wav"]), got, check_exact=True)
@@ -145,8 +149,8 @@ def test_leftovers_of_killed_runs_are_removed_at_the_next_run_and_live_writes_ar
     entry = tmp_path / "logmel-t-abc-3.npz"
     for p in (dead_tmp, live_tmp, old_style, young_old_style, entry):
         p.write_bytes(b"x" * 1000)
-    os.utime(old_style, (now - 2 * cache.ABANDONED_AFTER_S,) * 2)
-    removed = cache.clean_leftovers(tmp_path)
+    os.utime(old_style, (now - 2 * atomic.ABANDONED_AFTER_S,) * 2)
+    removed = atomic.clean_leftovers(tmp_path)
     assert sorted(removed) == sorted([dead_tmp, old_style])
     assert live_tmp.exists() and young_old_style.exists() and entry.exists()
 
