@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from course_utils import metadata
 from course_utils.errors import ParameterError
 
 _TRUTHY_WORDS = {"true", "false", "yes", "no", "on", "off", "1", "0", "y", "n", "t", "f"}
@@ -141,13 +142,15 @@ def path(meaning: str, *, none: str | None = None, example: str = "build/results
     return Spec(meaning, "a path (a string)", example, _path_like, none)
 
 
-_RAVDESS_NAME = re.compile(r"^\d{2}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}\.wav$")
-_TASKS = ("sex", "statement", "actor", "emotion")
+_RAVDESS_NAME = re.compile(r"^\d{2}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}\.wav$")  # lower-case .wav, as RAVDESS ships it
+_TASKS = tuple(metadata.TASKS)
 _DEFAULT = "the chapter's default, see its parameters cell"
 #: The layers of Keras' VGG16 base, in order (``trainable_from`` names one).
 _VGG16_LAYERS = tuple(name for b, convs in enumerate((2, 2, 3, 3, 3), start=1)
                       for name in [f"block{b}_conv{c}" for c in range(1, convs + 1)] + [f"block{b}_pool"])
 
+#: ``image_size`` where a chapter has no default to fall back on (None is not allowed): 15-17.
+_FIXED_SIDE = whole("the side of the (square) log-Mel image, in pixels", 16, 1024, example=64)
 _epochs = whole("training epochs (at most, when early stopping is on)", 1, 10_000, none=_DEFAULT, example=50)
 _actors = whole("actors held out (each of validation and test)", 1, 10, none=_DEFAULT, example=4)
 _lr = real("the learning rate of Adam", 0.0, 1.0, lo_open=True, example=0.001)
@@ -299,14 +302,14 @@ CHAPTERS: dict[str, dict[str, Spec | None]] = {
                                       "n_val_actors", "n_test_actors", "n_jobs"]),
     "15_uncertainty": {**dict.fromkeys(["dataset", "quick", "seed", "epochs_dropout", "epochs_bayes", "patience", "batch_size",
                                         "lr_bayes", "max_train_batches", "T", "n_val_actors", "n_test_actors", "n_listen", "n_jobs"]),
-                       "image_size": whole("the side of the (square) log-Mel image, in pixels", 16, 1024, example=64)},
+                       "image_size": _FIXED_SIDE},
     "16_better_emotion_model": {**dict.fromkeys(["dataset", "quick", "seed", "epochs", "patience", "batch_size", "max_train_batches",
                                                  "filters", "dropout", "mixup_alpha", "n_masks", "mask_fraction", "n_folds",
                                                  "max_folds", "ablation", "n_jobs"]),
-                                "image_size": whole("the side of the (square) log-Mel image, in pixels", 16, 1024, example=64)},
+                                "image_size": _FIXED_SIDE},
     "17_new_voices": {**dict.fromkeys(["dataset", "quick", "seed", "epochs", "patience", "batch_size", "max_train_batches", "n_folds",
                                        "max_folds", "tta_shifts", "speaker_norm_images", "ensemble_weight", "c_grid", "n_jobs"]),
-                      "image_size": whole("the side of the (square) log-Mel image, in pixels", 16, 1024, example=64)},
+                      "image_size": _FIXED_SIDE},
     "99_results": dict.fromkeys(["dataset", "quick", "seed", "results_dir", "bench_file"]),
 }
 
