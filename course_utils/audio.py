@@ -124,11 +124,8 @@ def trimmed_durations(
         table["trimmed"] = table["end"] - table["start"]
         return table
 
-    def columns(table: pd.DataFrame) -> str | None:
-        missing = {"duration", "start", "end", "trimmed"} - set(table.columns)
-        return f"it lacks the columns {sorted(missing)}" if missing else None
-
-    return cache.cached(target, build, what="trimmed-durations", names=names, check=columns)
+    return cache.cached(target, build, what="trimmed-durations", names=names,
+                        check=cache.columns_check(["duration", "start", "end", "trimmed"]))
 
 
 def crop_pad_table(trimmed: Sequence[float], lengths: Sequence[float]) -> pd.DataFrame:

@@ -143,6 +143,16 @@ def shape_check(key: str, shape: tuple, *, finite: bool = True) -> Callable[[Any
     return check
 
 
+def columns_check(columns) -> Callable[[Any], str | None]:
+    """A ``check`` for :func:`cached` of a ``.csv`` entry: the table has every one of ``columns``.
+    Used by the course's table caches (acoustics, trimmed durations)."""
+    def check(table: pd.DataFrame) -> str | None:
+        missing = set(columns) - set(table.columns)
+        return f"it lacks the columns {sorted(missing)}" if missing else None
+
+    return check
+
+
 def usage(folder: str | Path | None = None) -> pd.DataFrame:
     """What the data folder holds, everything counted: one row per top-level part (the corpus,
     the downloads, the cache, ...) with ``files`` and ``MB``, and a row for the leftovers of

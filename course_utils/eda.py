@@ -270,11 +270,7 @@ def acoustic_table(
         table.insert(0, "filename", names)
         return table
 
-    def columns(table: pd.DataFrame) -> str | None:
-        missing = set(ACOUSTIC_COLUMNS) - set(table.columns)
-        return f"it lacks the columns {sorted(missing)}" if missing else None
-
-    measured = cache.cached(target, build, what="acoustics", names=names, check=columns)
+    measured = cache.cached(target, build, what="acoustics", names=names, check=cache.columns_check(ACOUSTIC_COLUMNS))
     labels = meta[[c for c in META_COLUMNS if c in meta]].reset_index(drop=True)
     return pd.concat([labels, measured[list(ACOUSTIC_COLUMNS)].reset_index(drop=True)], axis=1)
 
