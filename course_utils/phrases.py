@@ -20,6 +20,9 @@ function                           what it says
 :func:`pitch_gap`                  ``"9.1 semitones apart (less than an octave)"``
 :func:`spread_vs_binomial`         do folds (or seeds) vary more than the binomial SE predicts?
 :func:`weigh`                      "more than" / "about as much as" / "less than"
+:func:`calibration`                which model is best calibrated, who is over- or underconfident
+:func:`averaging_confidence`       does averaging sampled networks lower the confidence?
+:func:`uncertainty_shift`          from known to unseen voices: does the entropy follow the errors?
 =================================  ===========================================================
 
 :data:`PHRASES` names the functions that produce whole sentences, for a registry of claims
@@ -236,10 +239,111 @@ def weigh(a: float, b: float, *, factor: float = 1.25) -> str:
     return "about as much as"
 
 
+#: calibration: a mean confidence within this much of the accuracy is "calibrated on average".
+CONFIDENCE_TOLERANCE = 0.01
+
+
+def _confidence_word(confidence: float, accuracy: float) -> str:
+    if confidence > accuracy + CONFIDENCE_TOLERANCE:
+        return "overconfident"
+    if confidence < accuracy - CONFIDENCE_TOLERANCE:
+        return "underconfident"
+    return "calibrated on average"
+
+
+def _same_length(**lists) -> int:
+    sizes = {k: len(v) for k, v in lists.items()}
+    if len(set(sizes.values())) != 1 or not next(iter(sizes.values())):
+        raise ValueError(f"need one value per model in each list, got lengths {sizes}")
+    return next(iter(sizes.values()))
+
+
+def calibration(ece: Sequence[float], confidence: Sequence[float], accuracy: Sequence[float], *,
+                names: Sequence[str], chance: float, n: int) -> str:
+    """Which of several models is best calibrated on one test set, and which way each one errs.
+
+    ``ece``, ``confidence`` (the mean of the largest probability) and ``accuracy`` hold one value
+    per model, in the order of ``names``. The model with the lowest expected calibration error
+    is named best calibrated; each model is "overconfident" when its mean confidence exceeds
+    its accuracy by more than one point (:data:`CONFIDENCE_TOLERANCE`), "underconfident" when it
+    falls short by more, otherwise "calibrated on average". When the best-calibrated model is
+    not above chance on the ``n`` test clips (:func:`versus_chance`), the sentence says that
+    near-uniform probabilities are calibrated without telling the classes apart. Used in
+    ``15_uncertainty``.
+    """
+    k = _same_length(ece=ece, confidence=confidence, accuracy=accuracy, names=names)
+    ece = [_fraction(x, "ece") for x in ece]
+    best = min(range(k), key=lambda i: ece[i])
+    parts = [f"best calibrated (lowest ECE, {ece[best]:.3f}) is **{names[best]}**."]
+    standing = versus_chance(accuracy[best], chance, n)
+    if not standing.startswith(("far above", "above")):
+        parts.append(f"But its accuracy ({pct(accuracy[best], 0)}) is {standing}: probabilities close to uniform "
+                     "are calibrated without telling the classes apart, so its ECE counts only next to its accuracy.")
+    for name, c, a in zip(names, confidence, accuracy):
+        c, a = _fraction(c, "confidence"), _fraction(a, "accuracy")
+        parts.append(f"{name[:1].upper() + name[1:]} is {_confidence_word(c, a)} "
+                     f"(mean confidence {pct(c, 0)} against {pct(a, 0)} correct).")
+    return " ".join(parts)
+
+
+def averaging_confidence(reference: Sequence[float], sampled: Sequence[float], *, names: Sequence[str]) -> str:
+    """Does averaging sampled networks lower the mean confidence, on every test set?
+
+    ``reference`` and ``sampled``: the mean confidence of one network and of the average of
+    its sampled versions (Monte-Carlo dropout), one value per test set named in ``names``.
+    Used in ``15_uncertainty``.
+    """
+    _same_length(reference=reference, sampled=sampled, names=names)
+    lower = [n for n, r, s in zip(names, reference, sampled) if _fraction(s, "sampled") < _fraction(r, "reference")]
+    if len(lower) == len(names):
+        return ("Averaging many sampled networks pulls probabilities towards the middle: the sampled average's "
+                "mean confidence is lower than the single network's on every test set here.")
+    if not lower:
+        return ("Averaging sampled networks did not lower the mean confidence on any test set here: "
+                "the network with dropout switched off was the less confident one.")
+    return ("Averaging sampled networks lowered the mean confidence on " + ", ".join(lower)
+            + " but not on " + ", ".join(n for n in names if n not in lower) + ".")
+
+
+def uncertainty_shift(acc_known: float, acc_new: float, entropy_known: float, entropy_new: float,
+                      ece_known: float, ece_new: float, *, n_known: int, n_new: int, name: str) -> str:
+    """From known voices to unseen ones: does a model's uncertainty follow its errors?
+
+    The accuracy counts as fallen when it drops by more than one standard error of the
+    difference (:func:`difference_se` on ``n_known`` and ``n_new`` test clips). Then the model
+    "notices that it knows less" when its mean predictive entropy (nats) rises, and not when
+    it does not; a growing expected calibration error means the rise does not keep pace with
+    the errors. An accuracy that does not fall leaves nothing to notice, and the sentence says
+    so. Used in ``15_uncertainty`` (random split against actors held out).
+    """
+    acc_known, acc_new = _fraction(acc_known, "acc_known"), _fraction(acc_new, "acc_new")
+    e0, e1 = _fraction(entropy_known, "entropy_known"), _fraction(entropy_new, "entropy_new")
+    ece0, ece1 = _fraction(ece_known, "ece_known"), _fraction(ece_new, "ece_new")
+    se = difference_se(acc_known, n_known, acc_new, n_new)
+    head = (f"**{name}**: accuracy {pct(acc_known, 0)} -> {pct(acc_new, 0)}, mean entropy {e0:.2f} -> {e1:.2f} nats, "
+            f"ECE {ece0:.3f} -> {ece1:.3f}: ")
+    drop = acc_known - acc_new
+    if drop <= se:
+        moved = "does not fall" if drop >= -se else "rises"
+        return head + (f"the accuracy {moved} beyond one standard error ({points(se, 0)}) on unseen voices, "
+                       "so there is no loss for the uncertainty to show.")
+    if e1 > e0:
+        verdict = "the entropy rises as the accuracy falls: it notices that it knows less"
+        verdict += (", but not as much as it should: its calibration error grows." if ece1 > ece0
+                    else ", and its calibration error does not grow.")
+    else:
+        verdict = "the accuracy falls but the entropy does not rise: it does not notice that it knows less"
+        verdict += ", and its calibration error grows." if ece1 > ece0 else "."
+    return head + verdict
+
+
 #: The functions that produce sentences, by name (for a registry of claims).
 PHRASES: dict[str, Callable[..., str]] = {
     "compare": compare,
     "versus_chance": versus_chance,
     "pitch_gap": pitch_gap,
     "spread_vs_binomial": spread_vs_binomial,
+    "calibration": calibration,
+    "averaging_confidence": averaging_confidence,
+    "uncertainty_shift": uncertainty_shift,
 }

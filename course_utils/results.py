@@ -146,7 +146,8 @@ class NotebookRun:
 
         if phrase not in phrases.PHRASES:
             raise ValueError(f"unknown phrase {phrase!r}; choose from {sorted(phrases.PHRASES)}")
-        args = {k: (list(map(float, v)) if isinstance(v, (list, tuple)) else v) for k, v in args.items()}
+        args = {k: ([x if isinstance(x, str) else float(x) for x in v] if isinstance(v, (list, tuple)) else v)
+                for k, v in args.items()}
         text = phrases.PHRASES[phrase](**args)
         self.claims.append({"phrase": phrase, "args": args, "text": text})
         return text
@@ -196,7 +197,7 @@ def fold_mean(fold_scores) -> dict[str, float]:
 
 
 #: Claim arguments that are constants, not measurements (chance levels, clip counts, names).
-_CONSTANT_ARGS = {"chance", "n", "n_per_fold", "se", "digits", "a_name", "b_name"}
+_CONSTANT_ARGS = {"chance", "n", "n_per_fold", "n_known", "n_new", "se", "digits", "a_name", "b_name", "name", "names"}
 
 
 def check_claims(path: str | Path) -> list[str]:

@@ -122,7 +122,8 @@ def test_spread_vs_binomial_flips_with_the_spread():
 
 
 def test_phrases_registry_holds_the_sentence_makers():
-    assert set(phrases.PHRASES) == {"compare", "versus_chance", "pitch_gap", "spread_vs_binomial"}
+    assert set(phrases.PHRASES) == {"compare", "versus_chance", "pitch_gap", "spread_vs_binomial", "calibration",
+                                    "averaging_confidence", "uncertainty_shift"}
     for name, fn in phrases.PHRASES.items():
         assert fn is getattr(phrases, name)
     samples = {
@@ -130,12 +131,16 @@ def test_phrases_registry_holds_the_sentence_makers():
         "versus_chance": phrases.versus_chance(0.5, 0.125, 216),
         "pitch_gap": phrases.pitch_gap(120.0, 210.0),
         "spread_vs_binomial": phrases.spread_vs_binomial([0.4, 0.5], 216),
+        "calibration": phrases.calibration([0.1], [0.5], [0.5], names=["A"], chance=0.125, n=216),
+        "averaging_confidence": phrases.averaging_confidence([0.5], [0.4], names=["random"]),
+        "uncertainty_shift": phrases.uncertainty_shift(0.5, 0.3, 1.5, 1.7, 0.1, 0.2, n_known=216, n_new=240, name="A"),
     }
     assert all(isinstance(text, str) and text for text in samples.values())
 
 
 def test_every_function_names_its_chapters():
-    for name in ["weigh", "binomial_se", "pct", "points", "compare", "versus_chance", "semitones", "pitch_gap", "spread_vs_binomial"]:
+    for name in ["weigh", "binomial_se", "pct", "points", "compare", "versus_chance", "semitones", "pitch_gap", "spread_vs_binomial",
+                 "calibration", "averaging_confidence", "uncertainty_shift"]:
         doc = getattr(phrases, name).__doc__
         assert doc and any(f"{c:02d}" in doc for c in range(0, 100)), name
 
@@ -157,3 +162,51 @@ def test_difference_se_adds_the_variances_of_two_independent_accuracies():
         math.hypot(phrases.binomial_se(0.8, 216), phrases.binomial_se(0.4259, 216)))
     assert phrases.difference_se(1.0, 50, 0.0, 50) == 0.0  # no sampling noise at 0 or 100 %
     assert phrases.difference_se(0.5, 400, 0.5, 100) < phrases.difference_se(0.5, 100, 0.5, 100)
+
+
+NAMES = ["softmax reference", "MC dropout", "Bayesian CNN"]
+
+
+def test_calibration_names_the_lowest_ece_and_flips_with_it():
+    text = phrases.calibration([0.17, 0.19, 0.05], [0.40, 0.36, 0.60], [0.51, 0.50, 0.45], names=NAMES, chance=0.125, n=72)
+    assert "best calibrated (lowest ECE, 0.050) is **Bayesian CNN**." in text
+    assert "Softmax reference is underconfident (mean confidence 40 % against 51 % correct)." in text
+    assert "Bayesian CNN is overconfident (mean confidence 60 % against 45 % correct)." in text
+    assert "close to uniform" not in text
+    flipped = phrases.calibration([0.05, 0.19, 0.17], [0.60, 0.36, 0.40], [0.51, 0.50, 0.45], names=NAMES, chance=0.125, n=72)
+    assert "is **softmax reference**." in flipped and "Softmax reference is overconfident" in flipped
+    level = phrases.calibration([0.1], [0.505], [0.50], names=["A"], chance=0.125, n=72)
+    assert "A is calibrated on average" in level
+    with pytest.raises(ValueError):
+        phrases.calibration([0.1, 0.2], [0.5], [0.5], names=["A", "B"], chance=0.125, n=72)
+
+
+def test_calibration_warns_when_the_best_calibrated_model_is_at_chance():
+    # a network that gives every clip nearly uniform probabilities: tiny ECE, chance accuracy
+    text = phrases.calibration([0.17, 0.19, 0.015], [0.40, 0.36, 0.14], [0.51, 0.50, 0.125], names=NAMES, chance=0.125, n=72)
+    assert "is **Bayesian CNN**" in text
+    assert "But its accuracy (12 %) is not distinguishable from chance (12.5 %)" in text
+    assert "close to uniform" in text
+    better = phrases.calibration([0.17, 0.19, 0.015], [0.40, 0.36, 0.30], [0.51, 0.50, 0.30], names=NAMES, chance=0.125, n=72)
+    assert "close to uniform" not in better
+
+
+def test_averaging_confidence_in_every_direction():
+    assert "lower than the single network's on every test set" in phrases.averaging_confidence([0.4, 0.36], [0.36, 0.35], names=["random", "actors"])
+    assert "did not lower the mean confidence on any" in phrases.averaging_confidence([0.3, 0.3], [0.36, 0.35], names=["random", "actors"])
+    assert phrases.averaging_confidence([0.4, 0.3], [0.36, 0.35], names=["random", "actors"]).endswith("on random but not on actors.")
+
+
+def test_uncertainty_shift_follows_the_errors():
+    notices = phrases.uncertainty_shift(0.51, 0.34, 1.60, 1.70, 0.17, 0.11, n_known=72, n_new=120, name="softmax reference")
+    assert notices.startswith("**softmax reference**: accuracy 51 % -> 34 %, mean entropy 1.60 -> 1.70 nats, ECE 0.170 -> 0.110: ")
+    assert "it notices that it knows less, and its calibration error does not grow." in notices
+    lags = phrases.uncertainty_shift(0.51, 0.34, 1.60, 1.70, 0.11, 0.17, n_known=72, n_new=120, name="A")
+    assert "notices that it knows less, but not as much as it should: its calibration error grows." in lags
+    blind = phrases.uncertainty_shift(0.51, 0.34, 1.70, 1.60, 0.11, 0.17, n_known=72, n_new=120, name="A")
+    assert "does not notice that it knows less, and its calibration error grows." in blind
+    # a collapsed model whose accuracy rises on unseen voices: nothing to notice
+    rises = phrases.uncertainty_shift(0.125, 0.30, 2.06, 2.04, 0.015, 0.126, n_known=72, n_new=120, name="A")
+    assert "the accuracy rises beyond one standard error" in rises and "notice" not in rises
+    same = phrases.uncertainty_shift(0.50, 0.48, 1.6, 1.7, 0.1, 0.1, n_known=72, n_new=120, name="A")
+    assert "the accuracy does not fall beyond one standard error" in same
