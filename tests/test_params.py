@@ -39,6 +39,20 @@ def test_every_chapter_declares_what_the_checker_knows_and_its_defaults_pass(nb_
 
 
 @pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_papermill_reads_every_parameter_and_its_help(nb_path, caplog):
+    # `papermill --help-notebook` lists the parameters with their comments; a second "=" on a line
+    # (e.g. in the comment) makes papermill warn "Unable to parse line" at the start of every run
+    from papermill.translators import PythonTranslator
+
+    i, source = parameters_cell(nb_path)
+    with caplog.at_level("WARNING", logger="papermill"):
+        found = PythonTranslator.inspect(nbformat.v4.new_code_cell(source))
+    assert not caplog.records, f"{nb_path.name}: {caplog.records[0].getMessage()}"
+    assert [p.name for p in found] == list(declared(nb_path))
+    assert all(p.help for p in found), f"{nb_path.name}: every parameter needs a comment saying what it does"
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_every_chapter_checks_its_parameters_in_the_next_cell(nb_path):
     i, _ = parameters_cell(nb_path)
     nb = nbformat.read(nb_path, as_version=4)
