@@ -104,7 +104,9 @@ def summary_scores(cm) -> dict[str, float]:
     - ``macro_f1``: the mean F1 = 2 TP / (support + predicted) over the classes that occur in
       the test set or among the predictions (sklearn's ``f1_score(average="macro")``).
 
-    Taught in ``07_classical_baseline``; every emotion chapter records all three.
+    A matrix of counts also gives ``n_test``, the number of clips, for the standard error of a
+    comparison (:func:`course_utils.phrases.difference_se`). Taught in ``07_classical_baseline``;
+    every emotion chapter records all three.
     """
     cm = np.asarray(cm, dtype=float)
     if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.sum() <= 0:
@@ -113,11 +115,14 @@ def summary_scores(cm) -> dict[str, float]:
     support, predicted = cm.sum(axis=1), cm.sum(axis=0)
     present = support > 0
     occurs = present | (predicted > 0)
-    return {
+    scores = {
         "accuracy": float(correct.sum() / cm.sum()),
         "uar": float(np.mean(correct[present] / support[present])),
         "macro_f1": float(np.mean(2 * correct[occurs] / (support[occurs] + predicted[occurs]))),
     }
+    if np.all(cm == np.round(cm)):  # counts, not a normalised matrix
+        scores["n_test"] = float(cm.sum())
+    return scores
 
 
 def label_scores(y_true, y_pred) -> dict[str, float]:

@@ -43,8 +43,9 @@ PROTOCOLS = {
 TASKS = ("sex", "statement", "actor", "emotion")
 #: Optional scores beside the accuracy (:meth:`NotebookRun.record_accuracy`): unweighted average
 #: recall and macro-F1 (:func:`course_utils.diagnosis.summary_scores`), and for a mean over
-#: folds the standard deviations across folds and the number of folds.
-EXTRA_SCORES = ("uar", "macro_f1", "accuracy_std", "uar_std", "n_folds")
+#: folds the standard deviations across folds and the number of folds; ``n_test``, the number of
+#: test clips (all folds together for a mean over folds), for the standard error of a comparison.
+EXTRA_SCORES = ("uar", "macro_f1", "accuracy_std", "uar_std", "n_folds", "n_test")
 ACCURACY_COLUMNS = ["notebook", "task", "model", "protocol", "accuracy", *EXTRA_SCORES, "split", "dataset", "mode"]
 
 
@@ -84,7 +85,7 @@ class NotebookRun:
 
     def record_accuracy(self, task: str, model: str, protocol: str, accuracy: float, *, split: str = "test",
                         uar: float | None = None, macro_f1: float | None = None, accuracy_std: float | None = None,
-                        uar_std: float | None = None, n_folds: int | None = None) -> None:
+                        uar_std: float | None = None, n_folds: int | None = None, n_test: int | None = None) -> None:
         """Record one classifier's accuracy in the form ``99_results`` compares across chapters.
 
         ``task``: one of :data:`TASKS`; ``model``: a short name (``"cnn"``, ``"svm"``,
@@ -92,7 +93,9 @@ class NotebookRun:
         [0, 1]; ``split``: ``"test"`` (default) or ``"validation"``. Optional, beside it
         (:data:`EXTRA_SCORES`): ``uar`` and ``macro_f1`` (fractions; every emotion chapter
         gives them, since neutral has half as many clips), and for a mean over folds
-        ``accuracy_std``, ``uar_std`` (standard deviations across folds) and ``n_folds``.
+        ``accuracy_std``, ``uar_std`` (standard deviations across folds) and ``n_folds``; and
+        ``n_test``, the number of test clips (all folds together), which ``99_results`` needs for
+        the standard error of a comparison.
         Each is also recorded as a plain metric ``<task>_<model>_<protocol>_<score>``
         (``_val_<score>`` for validation). :meth:`record_scores` takes them from a dict.
         """
@@ -105,15 +108,16 @@ class NotebookRun:
         if not model or not str(model).replace("_", "").replace("-", "").isalnum():
             raise ValueError(f"model must be a short name of letters, digits, '_' or '-', got {model!r}")
         scores = {"accuracy": accuracy, "uar": uar, "macro_f1": macro_f1, "accuracy_std": accuracy_std,
-                  "uar_std": uar_std, "n_folds": n_folds}
+                  "uar_std": uar_std, "n_folds": n_folds, "n_test": n_test}
         scores = {k: v for k, v in scores.items() if v is not None}
         for name, value in scores.items():
             if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
                 raise ValueError(f"{name} must be a finite number, got {value!r}")
-            if name != "n_folds" and not 0.0 <= value <= 1.0:
+            if name not in ("n_folds", "n_test") and not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be a fraction in [0, 1], got {value!r}")
-        if "n_folds" in scores and (scores["n_folds"] < 1 or float(scores["n_folds"]) != int(scores["n_folds"])):
-            raise ValueError(f"n_folds must be a whole number >= 1, got {n_folds!r}")
+        for name in ("n_folds", "n_test"):
+            if name in scores and (scores[name] < 1 or float(scores[name]) != int(scores[name])):
+                raise ValueError(f"{name} must be a whole number >= 1, got {scores[name]!r}")
         prefix = f"{task}_{model}_{protocol}_" + ("" if split == "test" else "val_")
         self.record(**{prefix + name: value for name, value in scores.items()})
         row = {"task": task, "model": str(model), "protocol": protocol, **{k: float(v) for k, v in scores.items()},
@@ -174,9 +178,10 @@ class NotebookRun:
 
 
 def fold_mean(fold_scores) -> dict[str, float]:
-    """The mean of per-fold scores (dicts with ``accuracy`` and optionally ``uar``, ``macro_f1``),
-    with the standard deviations across folds (``accuracy_std``, ``uar_std``; 0 for one fold)
-    and ``n_folds``: what :meth:`NotebookRun.record_scores` records for the ``actor_folds``
+    """The mean of per-fold scores (dicts with ``accuracy`` and optionally ``uar``, ``macro_f1``,
+    ``n_test``), with the standard deviations across folds (``accuracy_std``, ``uar_std``; 0 for
+    one fold), the test clips of all folds together (``n_test``, where every fold has it) and
+    ``n_folds``: what :meth:`NotebookRun.record_scores` records for the ``actor_folds``
     protocol. Taught in ``16_better_emotion_model``."""
     fold_scores = list(fold_scores)
     if not fold_scores:
@@ -192,6 +197,8 @@ def fold_mean(fold_scores) -> dict[str, float]:
                 out[f"{name}_std"] = math.sqrt(var)
     if "accuracy" not in out:
         raise ValueError("every fold needs an 'accuracy'")
+    if all("n_test" in f for f in fold_scores):
+        out["n_test"] = float(sum(float(f["n_test"]) for f in fold_scores))  # every clip of the folds, once
     out["n_folds"] = len(fold_scores)
     return out
 

@@ -37,6 +37,20 @@ from course_utils.results import PROTOCOLS, TASKS
 #: statistics, on eGeMAPS, and on both combined).
 BASELINE_NOTEBOOK = "07_classical_baseline"
 BASELINE_MODELS = ("svm", "logreg", "svm_egemaps", "logreg_egemaps", "svm_combined", "logreg_combined")
+#: The same classical baseline trained again in a later chapter, next to what that chapter adds
+#: (``17_new_voices``: the SVM on statistics + eGeMAPS, without per-speaker normalisation). In
+#: :func:`headline_table` it counts as a baseline, never as the course's best model.
+BASELINE_RERUNS = {"17_new_voices": ("svm_all",)}
+
+
+def is_baseline(rows: pd.DataFrame) -> pd.Series:
+    """Which rows of an accuracy table are the classical baseline: chapter 07's classifiers
+    (:data:`BASELINE_MODELS`) and their reruns in later chapters (:data:`BASELINE_RERUNS`).
+    Taught in ``99_results``."""
+    mask = (rows["notebook"] == BASELINE_NOTEBOOK) & rows["model"].isin(BASELINE_MODELS)
+    for notebook, models in BASELINE_RERUNS.items():
+        mask |= (rows["notebook"] == notebook) & rows["model"].isin(models)
+    return mask
 
 #: Order of the protocols in tables and figures.
 PROTOCOL_ORDER = tuple(PROTOCOLS)
@@ -119,8 +133,10 @@ def primary_score(task: str) -> str:
 
 
 #: Columns of :func:`headline_table`.
-HEADLINE_COLUMNS = ["task", "protocol", "best model", "notebook", "mode", "accuracy", "uar", "macro_f1",
-                    "baseline model", "baseline accuracy", "baseline uar", "study", "chance"]
+HEADLINE_COLUMNS = ["task", "protocol", "best model", "notebook", "mode", "accuracy", "uar", "macro_f1", "n_test",
+                    "baseline model", "baseline accuracy", "baseline uar", "baseline n_test", "study", "chance"]
+#: Columns that count clips or folds, not fractions (kept out of the percentages).
+COUNT_COLUMNS = ("n_folds", "n_test", "baseline n_test")
 
 
 def _best_row(rows: pd.DataFrame, score: str) -> pd.Series | None:
@@ -136,9 +152,10 @@ def headline_table(table: pd.DataFrame) -> pd.DataFrame:
 
     ``table``: :func:`comparison_table` (test rows of one dataset). For each task and protocol
     with at least one course model: the best model by :func:`primary_score` (its notebook and
-    mode, accuracy, UAR and macro-F1 where recorded), the best classical baseline of chapter 07
-    under the same protocol (NaN where 07 did not run it), the study's best test accuracy for the
-    task (random split only: the study used no other) and chance. One row per (task, protocol),
+    mode, accuracy, UAR and macro-F1 where recorded), the best classical baseline under the same
+    protocol (chapter 07's or a rerun of it, :func:`is_baseline`; NaN where none ran), the study's best test accuracy for the
+    task (random split only: the study used no other) and chance; ``n_test`` and ``baseline n_test``
+    count the test clips where the chapters recorded them. One row per (task, protocol),
     in the order of :data:`~course_utils.results.TASKS` and :data:`PROTOCOL_ORDER`.
     Taught in ``99_results``.
     """
@@ -150,29 +167,72 @@ def headline_table(table: pd.DataFrame) -> pd.DataFrame:
         score = primary_score(task)
         for protocol in PROTOCOL_ORDER:
             part = test[(test["task"] == task) & (test["protocol"] == protocol)]
-            base = part[(part["notebook"] == BASELINE_NOTEBOOK) & part["model"].isin(BASELINE_MODELS)]
-            best = _best_row(part[part["notebook"] != BASELINE_NOTEBOOK], score)
+            baseline_rows = is_baseline(part)
+            base = part[baseline_rows]
+            best = _best_row(part[~baseline_rows & (part["notebook"] != BASELINE_NOTEBOOK)], score)
             if best is None:
                 continue
             b = _best_row(base, score)
             rows.append({
                 "task": task, "protocol": protocol, "best model": best["model"], "notebook": best["notebook"],
                 "mode": best["mode"], "accuracy": best["accuracy"], "uar": best.get("uar", np.nan),
-                "macro_f1": best.get("macro_f1", np.nan),
+                "macro_f1": best.get("macro_f1", np.nan), "n_test": best.get("n_test", np.nan),
                 "baseline model": b["model"] if b is not None else "-",
                 "baseline accuracy": b["accuracy"] if b is not None else np.nan,
                 "baseline uar": b.get("uar", np.nan) if b is not None else np.nan,
+                "baseline n_test": b.get("n_test", np.nan) if b is not None else np.nan,
                 "study": study_best.get(task, np.nan) if protocol == "random" else np.nan,
                 "chance": study.CHANCE[task],
             })
     return pd.DataFrame(rows, columns=HEADLINE_COLUMNS)
 
 
+def headline_comparisons(headline: pd.DataFrame) -> list[tuple[str, dict]]:
+    """The comparisons ``99_results`` states for its headline table, as arguments of
+    :func:`course_utils.phrases.compare`.
+
+    For every row of :func:`headline_table`: the best model against the baseline of the same
+    protocol, by :func:`primary_score` (UAR for emotion), where the baseline ran; and on the
+    random split, its accuracy against the study's best. Returns ``(label, kwargs)`` pairs,
+    e.g. ``("emotion, random (UAR)", {"a": ..., "b": ..., "a_name": ..., "b_name": ..., "se": ...})``.
+    ``se`` is the standard error of the difference (:func:`course_utils.phrases.difference_se`)
+    from the recorded test clips (the study's test set: 216 clips, :data:`course_utils.study.SPLIT_CORRECT`),
+    so that a difference within it is called level; it is left out where a result has no
+    recorded clip count (a results file written before the counts were recorded). For UAR the
+    binomial standard error is an approximation. Taught in ``99_results``.
+    """
+    from course_utils import phrases
+
+    def counted(x) -> int | None:
+        return int(x) if pd.notna(x) and x >= 1 else None
+
+    out = []
+    for _, r in headline.iterrows():
+        score = primary_score(r["task"])
+        name = f"{r['best model']} (ch. {str(r['notebook'])[:2]})"
+        n_ours = counted(r.get("n_test", np.nan))
+        ours, base = r[score], r[f"baseline {score}"]
+        if pd.notna(ours) and pd.notna(base):
+            kwargs = {"a": float(ours), "b": float(base), "a_name": name, "b_name": f"the baseline ({r['baseline model']})"}
+            n_base = counted(r.get("baseline n_test", np.nan))
+            if n_ours and n_base:
+                kwargs["se"] = phrases.difference_se(float(ours), n_ours, float(base), n_base)
+            out.append((f"{r['task']}, {r['protocol']} ({'UAR' if score == 'uar' else 'accuracy'})", kwargs))
+        if r["protocol"] == "random" and pd.notna(r["study"]):
+            kwargs = {"a": float(r["accuracy"]), "b": float(r["study"]), "a_name": name, "b_name": "the study"}
+            if n_ours:
+                kwargs["se"] = phrases.difference_se(float(r["accuracy"]), n_ours, float(r["study"]), study.SPLIT_CORRECT[2])
+            out.append((f"{r['task']}, random split, against the study's best (accuracy)", kwargs))
+    return out
+
+
 def _percent_table(table: pd.DataFrame) -> pd.DataFrame:
-    """Fractions as percentages with one decimal, NaN as '-' (for Markdown)."""
+    """Fractions as percentages with one decimal, counts as whole numbers, NaN as '-' (for Markdown)."""
     out = table.copy()
     for column in out.columns:
-        if out[column].dtype.kind == "f" and column != "n_folds":
+        if out[column].dtype.kind == "f" and column in COUNT_COLUMNS:
+            out[column] = [("-" if pd.isna(v) else f"{v:.0f}") for v in out[column]]
+        elif out[column].dtype.kind == "f":
             out[column] = [("-" if pd.isna(v) else f"{100 * v:.1f}") for v in out[column]]
     return out
 

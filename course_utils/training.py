@@ -156,7 +156,8 @@ def evaluate(model: keras.Model, images: np.ndarray, labels, class_names, batch_
     as a DataFrame: precision, recall, F1 and support per class, plus the averages),
     ``confusion`` (sklearn ``confusion_matrix``, rows = true class, columns = predicted,
     in the order of ``class_names``), ``uar`` and ``macro_f1`` (unweighted average recall and
-    macro-F1: :func:`course_utils.diagnosis.summary_scores`), ``predictions`` (N,) and
+    macro-F1: :func:`course_utils.diagnosis.summary_scores`), ``n_test`` (the number of test
+    clips, for the standard error of a comparison), ``predictions`` (N,) and
     ``probabilities`` (N, n_classes).
     Taught in ``08_cnn_binary``.
     """
@@ -177,6 +178,7 @@ def evaluate(model: keras.Model, images: np.ndarray, labels, class_names, batch_
         "accuracy": float(np.mean(pred == labels)),
         "uar": scores["uar"],
         "macro_f1": scores["macro_f1"],
+        "n_test": scores["n_test"],
         "report": report_df,
         "confusion": cm,
         "predictions": pred,

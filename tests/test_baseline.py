@@ -253,7 +253,8 @@ def test_fit_select_reports_uar_and_can_choose_c_by_it():
     labels = meta["sex"].to_numpy()
     split = SimpleNamespace(train=np.arange(0, 120, 3), val=np.arange(1, 120, 3), test=np.arange(2, 120, 3))
     svm = baseline.fit_select(x, labels, split, "svm", c_grid=(0.01, 1.0, 10.0), seed=0, select="uar")
-    assert set(svm["scores"]) == {"accuracy", "uar", "macro_f1"} and svm["scores"]["accuracy"] == svm["test"]
+    assert set(svm["scores"]) == {"accuracy", "uar", "macro_f1", "n_test"} and svm["scores"]["accuracy"] == svm["test"]
+    assert svm["scores"]["n_test"] == 40
     truth = labels[split.test]
     assert svm["scores"]["uar"] == pytest.approx(np.mean([np.mean(svm["pred"][truth == c] == c) for c in np.unique(truth)]))
     with pytest.raises(ValueError, match="select"):

@@ -232,7 +232,9 @@ def test_summary_scores_match_sklearn():
     # UAR weighs every class alike: always predicting the big class scores 1/K, accuracy does not
     majority = diagnosis.label_scores(truth, np.ones(60, int))
     assert majority["accuracy"] == pytest.approx(0.5) and majority["uar"] == pytest.approx(1 / 3)
-    assert diagnosis.label_scores(["a", "b"], ["a", "b"]) == {"accuracy": 1.0, "uar": 1.0, "macro_f1": 1.0}
+    assert diagnosis.label_scores(["a", "b"], ["a", "b"]) == {"accuracy": 1.0, "uar": 1.0, "macro_f1": 1.0, "n_test": 2.0}
+    assert got["n_test"] == 60.0
+    assert "n_test" not in diagnosis.summary_scores(np.array([[0.5, 0.25], [0.0, 0.25]]))  # normalised: no clip count
     with pytest.raises(ValueError, match="square confusion matrix"):
         diagnosis.summary_scores(np.zeros((2, 2)))
     with pytest.raises(ValueError, match="as many predictions"):

@@ -95,13 +95,15 @@ def test_plots(results_dir):
 
 def test_headline_ranks_emotion_by_uar_and_sets_the_baseline_of_the_same_protocol(tmp_path):
     _write(tmp_path, "07_classical_baseline", "ravdess", "full", [
-        ("emotion", "svm", "random", 0.80, {"uar": 0.78}), ("emotion", "logreg", "random", 0.75, {"uar": 0.79}),
+        ("emotion", "svm", "random", 0.80, {"uar": 0.78}), ("emotion", "logreg", "random", 0.75, {"uar": 0.79, "n_test": 216}),
         ("emotion", "svm", "actor_folds", 0.45, {"uar": 0.44, "accuracy_std": 0.02, "n_folds": 6}),
         ("sex", "svm", "actors", 0.9)])
     _write(tmp_path, "16_better_emotion_model", "ravdess", "full", [
-        ("emotion", "compact_bn", "random", 0.70, {"uar": 0.60}), ("emotion", "compact_bn_plain", "random", 0.68, {"uar": 0.66}),
+        ("emotion", "compact_bn", "random", 0.70, {"uar": 0.60}), ("emotion", "compact_bn_plain", "random", 0.68, {"uar": 0.66, "n_test": 216}),
         ("emotion", "compact_bn", "actor_folds", 0.55, {"uar": 0.54, "n_folds": 6})])
     _write(tmp_path, "08_cnn_binary", "ravdess", "full", [("sex", "cnn", "random", 0.97), ("sex", "cnn", "actors", 0.93)])
+    # chapter 17 trains the baseline again: a baseline, not the course's best model, even where it scores highest
+    _write(tmp_path, "17_new_voices", "ravdess", "full", [("emotion", "svm_all", "actor_folds", 0.5, {"uar": 0.50, "n_folds": 6})])
     table = summary.comparison_table(results.load_accuracies(tmp_path))
     head = summary.headline_table(table).set_index(["task", "protocol"])
     assert list(head.columns) == summary.HEADLINE_COLUMNS[2:]
@@ -110,7 +112,8 @@ def test_headline_ranks_emotion_by_uar_and_sets_the_baseline_of_the_same_protoco
     assert emo["baseline model"] == "logreg" and emo["baseline uar"] == 0.79 and emo["baseline accuracy"] == 0.75
     assert emo["study"] == pytest.approx(0.4398)  # its best: the augmented CNN and emo["chance"] == 0.125
     folds = head.loc[("emotion", "actor_folds")]
-    assert folds["baseline model"] == "svm" and folds["baseline uar"] == 0.44 and np.isnan(folds["study"])
+    assert folds["best model"] == "compact_bn" and folds["baseline model"] == "svm_all" and folds["baseline uar"] == 0.50
+    assert np.isnan(folds["study"])
     assert head.loc[("sex", "random"), "baseline model"] == "-" and np.isnan(head.loc[("sex", "random"), "baseline accuracy"])
     assert head.loc[("sex", "actors"), "baseline accuracy"] == 0.9 and head.loc[("sex", "random"), "study"] == pytest.approx(0.9722)
     assert ("statement", "random") not in head.index  # no course model: no row
@@ -120,7 +123,7 @@ def test_headline_ranks_emotion_by_uar_and_sets_the_baseline_of_the_same_protoco
     out = summary.write_results_markdown(tmp_path / "results.md", tmp_path)
     text = out.read_text()
     assert text.index("## Headline") < text.index("## Every recorded metric")
-    assert "| emotion | random | compact_bn_plain | 16_better_emotion_model | full | 68.0 | 66.0 | - | logreg | 75.0 | 79.0 | 44.0 | 12.5 |" in text
+    assert "| emotion | random | compact_bn_plain | 16_better_emotion_model | full | 68.0 | 66.0 | - | 216 | logreg | 75.0 | 79.0 | 216 | 44.0 | 12.5 |" in text
     assert "| 08_cnn_binary | sex_cnn_random_accuracy | 0.97 | ravdess | full |" in text
 
 
@@ -132,3 +135,25 @@ def test_write_results_markdown_needs_results(tmp_path):
     run.save()
     text = summary.write_results_markdown(tmp_path / "r.md", tmp_path).read_text()
     assert "## Headline" not in text and "| 00_getting_the_data | clips | 1440 | synthetic | quick |" in text
+
+
+def test_headline_comparisons_call_a_difference_within_its_standard_error_level(tmp_path):
+    from course_utils import phrases
+
+    def head(ours, base, n_ours=72, n_base=72):
+        _write(tmp_path, "07_classical_baseline", "ravdess", "full", [("sex", "logreg", "random", base, {"n_test": n_base})])
+        _write(tmp_path, "08_cnn_binary", "ravdess", "full", [("sex", "cnn", "random", ours, {"n_test": n_ours})])
+        return summary.headline_table(summary.comparison_table(results.load_accuracies(tmp_path)))
+
+    (label, kw), (study_label, study_kw) = summary.headline_comparisons(head(65 / 72, 66 / 72))
+    assert label == "sex, random (accuracy)" and kw["b_name"] == "the baseline (logreg)" and kw["a_name"] == "cnn (ch. 08)"
+    assert kw["se"] == pytest.approx(phrases.difference_se(65 / 72, 72, 66 / 72, 72))
+    assert " are level" in phrases.compare(**kw)  # one clip of 72: within the noise
+    assert study_label.startswith("sex, random split, against the study's best")
+    assert study_kw["se"] == pytest.approx(phrases.difference_se(65 / 72, 72, 0.9722, 216), abs=1e-4)
+    (_, kw), _ = summary.headline_comparisons(head(0.70, 0.95))
+    assert "is behind the baseline (logreg)" in phrases.compare(**kw)
+    # a results file without clip counts (written before they were recorded): no standard error
+    _write(tmp_path, "08_cnn_binary", "ravdess", "full", [("sex", "cnn", "random", 0.9)])
+    (_, kw), (_, study_kw) = summary.headline_comparisons(summary.headline_table(summary.comparison_table(results.load_accuracies(tmp_path))))
+    assert "se" not in kw and "se" not in study_kw
