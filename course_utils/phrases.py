@@ -22,7 +22,7 @@ function                           what it says
 :func:`weigh`                      "more than" / "about as much as" / "less than"
 :func:`calibration`                which model is best calibrated, who is over- or underconfident
 :func:`averaging_confidence`       does averaging sampled networks lower the confidence?
-:func:`uncertainty_shift`          from known to unseen voices: does the entropy follow the errors?
+:func:`uncertainty_shift`          from known to unseen voices: does the confidence follow the accuracy?
 =================================  ===========================================================
 
 :data:`PHRASES` names the functions that produce whole sentences, for a registry of claims
@@ -305,36 +305,36 @@ def averaging_confidence(reference: Sequence[float], sampled: Sequence[float], *
             + " but not on " + ", ".join(n for n in names if n not in lower) + ".")
 
 
-def uncertainty_shift(acc_known: float, acc_new: float, entropy_known: float, entropy_new: float,
-                      ece_known: float, ece_new: float, *, n_known: int, n_new: int, name: str) -> str:
-    """From known voices to unseen ones: does a model's uncertainty follow its errors?
+def uncertainty_shift(acc_known: float, acc_new: float, conf_known: float, conf_new: float,
+                      entropy_known: float, entropy_new: float, *, n_known: int, n_new: int, name: str) -> str:
+    """From known voices to unseen ones: does a model's confidence follow its accuracy down?
 
     The accuracy counts as fallen when it drops by more than one standard error of the
-    difference (:func:`difference_se` on ``n_known`` and ``n_new`` test clips). Then the model
-    "notices that it knows less" when its mean predictive entropy (nats) rises, and not when
-    it does not; a growing expected calibration error means the rise does not keep pace with
-    the errors. An accuracy that does not fall leaves nothing to notice, and the sentence says
-    so. Used in ``15_uncertainty`` (random split against actors held out).
+    difference (:func:`difference_se` on ``n_known`` and ``n_new`` test clips). A model that
+    notices that it knows less lowers its mean confidence (the mean of its largest
+    probability, in the same units as the accuracy) by about as much (:func:`weigh`); one
+    whose confidence falls by less notices only part of the loss; one whose confidence does
+    not fall by at least one point does not notice. The mean predictive entropies (nats) are
+    reported beside. An accuracy that does not fall leaves nothing to notice, and the sentence
+    says so. Used in ``15_uncertainty`` (random split against actors held out).
     """
-    acc_known, acc_new = _fraction(acc_known, "acc_known"), _fraction(acc_new, "acc_new")
+    a0, a1 = _fraction(acc_known, "acc_known"), _fraction(acc_new, "acc_new")
+    c0, c1 = _fraction(conf_known, "conf_known"), _fraction(conf_new, "conf_new")
     e0, e1 = _fraction(entropy_known, "entropy_known"), _fraction(entropy_new, "entropy_new")
-    ece0, ece1 = _fraction(ece_known, "ece_known"), _fraction(ece_new, "ece_new")
-    se = difference_se(acc_known, n_known, acc_new, n_new)
-    head = (f"**{name}**: accuracy {pct(acc_known, 0)} -> {pct(acc_new, 0)}, mean entropy {e0:.2f} -> {e1:.2f} nats, "
-            f"ECE {ece0:.3f} -> {ece1:.3f}: ")
-    drop = acc_known - acc_new
-    if drop <= se:
-        moved = "does not fall" if drop >= -se else "rises"
-        return head + (f"the accuracy {moved} beyond one standard error ({points(se, 0)}) on unseen voices, "
+    se = difference_se(a0, n_known, a1, n_new)
+    head = (f"**{name}**: accuracy {pct(a0)} -> {pct(a1)}, mean confidence {pct(c0)} -> {pct(c1)}, "
+            f"mean entropy {e0:.2f} -> {e1:.2f} nats: ")
+    acc_drop, conf_drop = a0 - a1, c0 - c1
+    if acc_drop <= se:
+        moved = "does not fall" if acc_drop >= -se else "rises"
+        return head + (f"the accuracy {moved} beyond one standard error ({points(se)}) on unseen voices, "
                        "so there is no loss for the uncertainty to show.")
-    if e1 > e0:
-        verdict = "the entropy rises as the accuracy falls: it notices that it knows less"
-        verdict += (", but not as much as it should: its calibration error grows." if ece1 > ece0
-                    else ", and its calibration error does not grow.")
-    else:
-        verdict = "the accuracy falls but the entropy does not rise: it does not notice that it knows less"
-        verdict += ", and its calibration error grows." if ece1 > ece0 else "."
-    return head + verdict
+    if conf_drop < 0.01:
+        return head + (f"the accuracy falls by {points(acc_drop)} but the confidence does not: "
+                       "it does not notice that it knows less.")
+    word = weigh(conf_drop, acc_drop)
+    verdict = "it notices that it knows less" if word != "less than" else "it notices only part of the loss"
+    return head + f"the confidence falls by {points(conf_drop)}, {word} the accuracy ({points(acc_drop)}): {verdict}."
 
 
 #: The functions that produce sentences, by name (for a registry of claims).

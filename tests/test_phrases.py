@@ -133,7 +133,7 @@ def test_phrases_registry_holds_the_sentence_makers():
         "spread_vs_binomial": phrases.spread_vs_binomial([0.4, 0.5], 216),
         "calibration": phrases.calibration([0.1], [0.5], [0.5], names=["A"], chance=0.125, n=216),
         "averaging_confidence": phrases.averaging_confidence([0.5], [0.4], names=["random"]),
-        "uncertainty_shift": phrases.uncertainty_shift(0.5, 0.3, 1.5, 1.7, 0.1, 0.2, n_known=216, n_new=240, name="A"),
+        "uncertainty_shift": phrases.uncertainty_shift(0.5, 0.3, 0.5, 0.4, 1.5, 1.7, n_known=216, n_new=240, name="A"),
     }
     assert all(isinstance(text, str) and text for text in samples.values())
 
@@ -197,16 +197,19 @@ def test_averaging_confidence_in_every_direction():
     assert phrases.averaging_confidence([0.4, 0.3], [0.36, 0.35], names=["random", "actors"]).endswith("on random but not on actors.")
 
 
-def test_uncertainty_shift_follows_the_errors():
-    notices = phrases.uncertainty_shift(0.51, 0.34, 1.60, 1.70, 0.17, 0.11, n_known=72, n_new=120, name="softmax reference")
-    assert notices.startswith("**softmax reference**: accuracy 51 % -> 34 %, mean entropy 1.60 -> 1.70 nats, ECE 0.170 -> 0.110: ")
-    assert "it notices that it knows less, and its calibration error does not grow." in notices
-    lags = phrases.uncertainty_shift(0.51, 0.34, 1.60, 1.70, 0.11, 0.17, n_known=72, n_new=120, name="A")
-    assert "notices that it knows less, but not as much as it should: its calibration error grows." in lags
-    blind = phrases.uncertainty_shift(0.51, 0.34, 1.70, 1.60, 0.11, 0.17, n_known=72, n_new=120, name="A")
-    assert "does not notice that it knows less, and its calibration error grows." in blind
+def test_uncertainty_shift_follows_the_accuracy():
+    kw = dict(entropy_known=1.6, entropy_new=1.7, n_known=72, n_new=120)
+    notices = phrases.uncertainty_shift(0.51, 0.34, 0.50, 0.35, name="softmax reference", **kw)
+    assert notices.startswith("**softmax reference**: accuracy 51.0 % -> 34.0 %, mean confidence 50.0 % -> 35.0 %, "
+                              "mean entropy 1.60 -> 1.70 nats: ")
+    assert notices.endswith("the confidence falls by 15.0 percentage points, about as much as the accuracy "
+                            "(17.0 percentage points): it notices that it knows less.")
+    part = phrases.uncertainty_shift(0.51, 0.34, 0.40, 0.36, name="A", **kw)
+    assert part.endswith("less than the accuracy (17.0 percentage points): it notices only part of the loss.")
+    blind = phrases.uncertainty_shift(0.50, 0.33, 0.36, 0.36, name="A", **kw)
+    assert blind.endswith("the accuracy falls by 17.0 percentage points but the confidence does not: it does not notice that it knows less.")
     # a collapsed model whose accuracy rises on unseen voices: nothing to notice
-    rises = phrases.uncertainty_shift(0.125, 0.30, 2.06, 2.04, 0.015, 0.126, n_known=72, n_new=120, name="A")
+    rises = phrases.uncertainty_shift(0.125, 0.30, 0.14, 0.17, name="A", **kw)
     assert "the accuracy rises beyond one standard error" in rises and "notice" not in rises
-    same = phrases.uncertainty_shift(0.50, 0.48, 1.6, 1.7, 0.1, 0.1, n_known=72, n_new=120, name="A")
+    same = phrases.uncertainty_shift(0.50, 0.48, 0.5, 0.4, name="A", **kw)
     assert "the accuracy does not fall beyond one standard error" in same
