@@ -139,3 +139,14 @@ def test_claims_are_saved_and_checked_against_the_metrics(tmp_path):
     assert len(problems) == 2 and "its numbers say" in problems[0] and "acc=0.81" in problems[1]
     with pytest.raises(ValueError, match="unknown phrase"):
         run.say("boast", a=1)
+
+
+def test_a_claim_from_an_older_phrase_is_reported_not_raised(tmp_path):
+    import json
+
+    path = tmp_path / "15_x.json"
+    path.write_text(json.dumps({"notebook": "15_x", "metrics": {"a": 0.5},
+                                "claims": [{"phrase": "uncertainty_shift", "args": {"ece_known": 0.5}, "text": "t"},
+                                           {"phrase": "gone", "args": {}, "text": "t"}]}))
+    problems = results.check_claims(path)
+    assert len(problems) == 2 and all("rerun 15_x" in p for p in problems)
