@@ -239,7 +239,8 @@ def weigh(a: float, b: float, *, factor: float = 1.25) -> str:
     return "about as much as"
 
 
-#: calibration: a mean confidence within this much of the accuracy is "calibrated on average".
+#: calibration: a mean confidence within this much of the accuracy is "calibrated on average";
+#: uncertainty_shift: a confidence that falls by less than this has not fallen.
 CONFIDENCE_TOLERANCE = 0.01
 
 
@@ -314,7 +315,7 @@ def uncertainty_shift(acc_known: float, acc_new: float, conf_known: float, conf_
     notices that it knows less lowers its mean confidence (the mean of its largest
     probability, in the same units as the accuracy) by about as much (:func:`weigh`); one
     whose confidence falls by less notices only part of the loss; one whose confidence does
-    not fall by at least one point does not notice. The mean predictive entropies (nats) are
+    not fall by at least one point (:data:`CONFIDENCE_TOLERANCE`) does not notice. The mean predictive entropies (nats) are
     reported beside. An accuracy that does not fall leaves nothing to notice, and the sentence
     says so. Used in ``15_uncertainty`` (random split against actors held out).
     """
@@ -329,7 +330,7 @@ def uncertainty_shift(acc_known: float, acc_new: float, conf_known: float, conf_
         moved = "does not fall" if acc_drop >= -se else "rises"
         return head + (f"the accuracy {moved} beyond one standard error ({points(se)}) on unseen voices, "
                        "so there is no loss for the uncertainty to show.")
-    if conf_drop < 0.01:
+    if conf_drop < CONFIDENCE_TOLERANCE:
         return head + (f"the accuracy falls by {points(acc_drop)} but the confidence does not: "
                        "it does not notice that it knows less.")
     word = weigh(conf_drop, acc_drop)

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from course_utils import paths, results, study
+from course_utils import paths, phrases, results, study
 from course_utils.atomic import write_text_atomic
 from course_utils.results import PROTOCOLS, TASKS
 
@@ -201,8 +201,6 @@ def headline_comparisons(headline: pd.DataFrame) -> list[tuple[str, dict]]:
     recorded clip count (a results file written before the counts were recorded). For UAR the
     binomial standard error is an approximation. Taught in ``99_results``.
     """
-    from course_utils import phrases
-
     def counted(x) -> int | None:
         return int(x) if pd.notna(x) and x >= 1 else None
 
