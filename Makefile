@@ -2,7 +2,7 @@
 #   make course               set up .venv, get the data, run every notebook, write build/results.md
 #   make course DATASET=ravdess   the real RAVDESS only (download or RAVDESS_DIR); never falls back
 #   make course QUICK=1       the small, fast run
-#   make test                 set up .venv, then the whole test suite
+#   make test                 set up .venv, then the whole test suite (two workers; TEST_WORKERS=1: one)
 #   make bench                time features and models (course vs study): build/bench.json and a table
 #   make site                 the course website from build/executed into build/site (tools in .venv-site)
 SHELL := /bin/bash
@@ -12,6 +12,7 @@ PY := $(VENV)/bin/python
 DATASET ?= auto
 QUICK ?= 0
 PYTEST_ARGS ?=
+TEST_WORKERS ?= 2
 SITE_VENV := .venv-site
 
 .PHONY: course test venv data notebooks results bench strip hooks clean clean-data site site-venv
@@ -57,7 +58,7 @@ course: notebooks results
 	@echo "Course built: executed notebooks in build/executed/, metrics in build/results.md"
 
 test: venv
-	$(PY) -m pytest --cov=course_utils --cov-report=term-missing --cov-fail-under=90 $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder --cov=course_utils --cov-report=term-missing --cov-fail-under=90 $(PYTEST_ARGS)
 
 strip: venv
 	$(VENV)/bin/nbstripout --keep-id notebooks/*.ipynb

@@ -7,6 +7,10 @@
 - ``make_wav_tree``: writes tiny RAVDESS-named WAV files into a folder; ``wav_meta``: three
   clips of a tone between silences.
 - Every test runs with matplotlib's Agg backend and has its figures closed afterwards.
+- ``make test`` runs the suite on two pytest-xdist workers (``--dist loadgroup``): each test
+  module is one unit of work, so that its module fixtures (a JupyterLab server, a trained model,
+  the notebooks' build folder) are made once, and the longest modules are handed out first
+  (:data:`LONGEST_FIRST`), so that neither worker waits for the other at the end.
 """
 
 from __future__ import annotations
@@ -29,6 +33,23 @@ SHARED_SAMPLE = ROOT.parent / "shared" / "ravdess-sample"
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+#: Test modules that take minutes (measured in CI), longest first: handed out first.
+LONGEST_FIRST = ("test_notebooks", "test_lab", "test_site")
+
+
+def pytest_collection_modifyitems(config, items):
+    """One pytest-xdist group per test module, and the longest modules first (``make test``:
+    ``-n 2 --dist loadgroup --no-loadscope-reorder``; without xdist only the order changes)."""
+    for item in items:
+        if not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+
+    def rank(item) -> int:
+        name = item.module.__name__.rpartition(".")[2]
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: the order inside a module is kept
+
 
 @pytest.fixture(autouse=True)
 def _close_figures():
@@ -46,9 +67,16 @@ def shared_sample() -> Path:
 
 @pytest.fixture(scope="session")
 def synthetic_root() -> Path:
+    """The offline corpus in the project's data folder. Under pytest-xdist the workers share that
+    folder: a file lock lets the first one write it while the others wait, then reuse it."""
+    from filelock import FileLock
+
     from course_utils import synth
 
-    return Path(synth.generate_corpus(paths.data_dir() / "synthetic", progress=False))
+    dest = paths.data_dir() / "synthetic"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(dest.parent / ".synthetic.lock")):
+        return Path(synth.generate_corpus(dest, progress=False))
 
 
 def tone(seconds: float = 0.5, sr: int = 48_000, freq: float = 220.0, pad: float = 0.0, channels: int = 1) -> np.ndarray:
