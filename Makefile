@@ -26,7 +26,7 @@ $(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
 	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (course)" > /dev/null
-	$(PY) -c 'from course_utils import interactive; interactive.install_lab_settings()'  # JupyterLab: no news toast
+	$(PY) -c 'from course_utils.tools import lab; lab.install_lab_settings()'  # JupyterLab: no news toast
 	touch $@
 
 data: venv

@@ -1,5 +1,5 @@
-"""``python -m course_utils ...``: see :mod:`course_utils.cli`."""
+"""``python -m course_utils ...``: see :mod:`course_utils.tools.cli`."""
 
-from course_utils.cli import main
+from course_utils.tools.cli import main
 
 raise SystemExit(main())

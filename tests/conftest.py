@@ -26,7 +26,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from course_utils import audio, paths
+from course_utils.base import paths
+from course_utils.data import audio
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_SAMPLE = ROOT.parent / "shared" / "ravdess-sample"
@@ -71,7 +72,7 @@ def synthetic_root() -> Path:
     folder: a file lock lets the first one write it while the others wait, then reuse it."""
     from filelock import FileLock
 
-    from course_utils import synth
+    from course_utils.data import synth
 
     dest = paths.data_dir() / "synthetic"
     dest.parent.mkdir(parents=True, exist_ok=True)

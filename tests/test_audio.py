@@ -5,8 +5,9 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from course_utils import audio, interactive
-from course_utils.atomic import atomic_path, write_text_atomic
+from course_utils.base import jupyter
+from course_utils.data import audio
+from course_utils.data.atomic import atomic_path, write_text_atomic
 
 from conftest import tone
 
@@ -64,7 +65,7 @@ def test_atomic_path_keeps_old_file_on_failure(tmp_path):
 
 
 def test_trimmed_durations_finds_the_tone_and_caches(wav_meta, tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv(interactive.HEADLESS_ENV, "1")
+    monkeypatch.setenv(jupyter.HEADLESS_ENV, "1")
     capsys.readouterr()
     table = audio.trimmed_durations(wav_meta, cache_dir=tmp_path / "c", n_jobs=1)
     err = capsys.readouterr().err  # a bar over the files
@@ -117,7 +118,7 @@ def test_atomic_files_get_the_usual_permissions(tmp_path):
 def test_files_fingerprint_notices_replaced_files(tmp_path):
     import os
 
-    from course_utils import paths
+    from course_utils.base import paths
 
     f = tmp_path / "a.wav"
     f.write_bytes(b"1234")

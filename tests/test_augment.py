@@ -1,4 +1,4 @@
-"""Tests of course_utils.augment: image augmentation layers, SpecAugment, waveform
+"""Tests of course_utils.learning.augment: image augmentation layers, SpecAugment, waveform
 augmentation with its cache, the versions dataset, and the helpers of chapter 10."""
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from course_utils import audio, augment, features, models, pipeline, spectrum
+from course_utils.data import audio
+from course_utils.sound import features, spectrum
+from course_utils.learning import augment, models, pipeline
 
 
 def _runs(mask_1d: np.ndarray) -> list[int]:

@@ -1,4 +1,4 @@
-"""Tests of course_utils.baseline (MFCC clip statistics + SVM), and of the full synthetic corpus."""
+"""Tests of course_utils.learning.baseline (MFCC clip statistics + SVM), and of the full synthetic corpus."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ import pytest
 from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC
 
-from course_utils import baseline, interactive, metadata, synth
+from course_utils.base import jupyter
+from course_utils.data import metadata, synth
+from course_utils.learning import baseline
 
 N_FEATURES = 4 * baseline.N_MFCC + 6
 
@@ -69,7 +71,7 @@ def test_clip_statistics_short_and_bad_input():
 
 
 def test_extract_features_shape_and_determinism(small_meta, monkeypatch, capsys):
-    monkeypatch.setenv(interactive.HEADLESS_ENV, "1")
+    monkeypatch.setenv(jupyter.HEADLESS_ENV, "1")
     sub = small_meta.iloc[::6].reset_index(drop=True)  # 20 files
     serial = baseline.extract_features(sub, progress=False, n_jobs=1)
     capsys.readouterr()
@@ -213,7 +215,7 @@ def test_cached_baseline_features(wav_meta, tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_trimming_finds_the_silence_of_every_clip(full, tmp_path):
     """The noise floor lies far enough below even the softest takes for trimming at 30 dB."""
-    from course_utils import audio
+    from course_utils.data import audio
 
     table = audio.trimmed_durations(full.meta, cache_dir=tmp_path)
     removed = table["duration"] - table["trimmed"]

@@ -1,4 +1,4 @@
-"""course_utils.bench: the measurements behind `make bench`."""
+"""course_utils.tools.bench: the measurements behind `make bench`."""
 
 import json
 
@@ -6,12 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from course_utils import bench, cli
+from course_utils.course import summary
+from course_utils.tools import bench, cli
 
 
 @pytest.fixture(scope="module")
 def tiny_meta(synthetic_root):
-    from course_utils import metadata
+    from course_utils.data import metadata
 
     meta = metadata.build_metadata(synthetic_root)
     return meta[meta["actor"].isin([1, 2])].head(12).reset_index(drop=True)
@@ -56,13 +57,13 @@ def test_run_bench_in_process(tiny_meta, tmp_path):
         assert low <= row["train_samples_per_s"] <= high
     assert (rows["peak_memory_mb"] > 50).all()
     assert len(lines) == 1 + 4
-    feats_t, table = bench.bench_tables(payload)
+    feats_t, table = summary.bench_tables(payload)
     assert list(zip(table["model"], table["reader"])) == [
         ("cnn_binary", "course"), ("cnn_binary", "study"), ("autoencoder", "course"), ("autoencoder", "study")]
     study = table[table["reader"] == "study"].set_index("model")["train/s"]
     assert np.allclose(table["speed-up"], table["train/s"] / table["model"].map(study))
     assert np.allclose(table.loc[table["reader"] == "study", "speed-up"], 1.0)
-    text = bench.format_report(payload)
+    text = summary.bench_report(payload)
     assert "Features" in text and "speed-up" in text and "32 x 32" in text
 
 

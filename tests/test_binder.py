@@ -20,7 +20,7 @@ import pytest
 import yaml
 from packaging.specifiers import SpecifierSet
 
-from course_utils import cli, warmup
+from course_utils.tools import cli, warmup
 
 ROOT = Path(__file__).resolve().parents[1]
 BINDER = ROOT / "binder"

@@ -15,7 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from course_utils import atomic, audio, baseline, cache, eda, features, metadata, synth, waveform_nets
+from course_utils.data import atomic, audio, cache, metadata, synth
+from course_utils.sound import eda, features
+from course_utils.learning import baseline, waveform_nets
 
 NAMES = ["03-01-01-01-01-01-01.wav", "03-01-05-02-01-01-02.wav", "03-01-04-01-02-02-01.wav"]
 
@@ -34,7 +36,7 @@ SMALL = features.FeatureConfig(image_size=(32, 32))
 
 
 def _augment():
-    from course_utils import augment  # imports Keras: only for the tests that need it
+    from course_utils.learning import augment  # imports Keras: only for the tests that need it
 
     return augment
 
@@ -43,7 +45,7 @@ def _frozen(m, d):
     """Chapter 11's frozen-feature cache, with a tiny seeded front network in place of VGG16."""
     import keras
 
-    from course_utils import transfer
+    from course_utils.learning import transfer
 
     keras.utils.set_random_seed(0)
     inputs = keras.Input((32, 32, 1))
@@ -160,7 +162,7 @@ def test_after_kill_9_during_a_write_the_next_run_cleans_up(meta, tmp_path):
     target = tmp_path / "cache" / "logmel-t-killed-3.npz"
     code = textwrap.dedent(f"""
         import sys, time, numpy as np
-        from course_utils.atomic import atomic_path
+        from course_utils.data.atomic import atomic_path
         with atomic_path({str(target)!r}) as tmp:
             np.savez(tmp, images=np.zeros((300, 256, 256), np.float16))
             print(tmp, flush=True)
@@ -209,7 +211,7 @@ def test_atomic_names_carry_the_process_id(tmp_path):
     (np.array([0.1, np.nan] * 11_025, np.float32), "not finite"),
 ])
 def test_signal_image_refuses_silence_empty_and_nan_signals(signal_, words):
-    from course_utils.errors import InputError
+    from course_utils.base.errors import InputError
 
     with pytest.raises(InputError, match=words) as err:
         features.signal_image(signal_, SMALL)
@@ -217,7 +219,7 @@ def test_signal_image_refuses_silence_empty_and_nan_signals(signal_, words):
 
 
 def test_clip_image_names_the_file(tmp_path):
-    from course_utils.errors import InputError
+    from course_utils.base.errors import InputError
 
     path = audio.write_wav_atomic(tmp_path / "03-01-01-01-01-01-01.wav", np.zeros(4800, np.float32), 48_000)
     with pytest.raises(InputError, match=str(path)):

@@ -6,7 +6,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from course_utils import cli
+from course_utils.tools import cli
 
 pytestmark = pytest.mark.slow
 
@@ -45,7 +45,7 @@ def test_run_notebooks_and_results(tmp_path, monkeypatch, capsys):
         params = new_code_cell('dataset = "auto"\nquick = False')
         params.metadata["tags"] = ["parameters"]
         body = new_code_cell(
-            "from course_utils import results\n"
+            "from course_utils.course import results\n"
             f"run = results.NotebookRun('{name}', dataset=dataset, quick=quick)\n"
             f"run.record(value={value}, quick_flag=float(quick))\nrun.save()"
         )

@@ -25,8 +25,9 @@ import pytest
 import soundfile as sf
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from course_utils import atomic, audio, cli, datasets, download as dl, metadata as md, runner
-from course_utils.errors import CourseError
+from course_utils.data import atomic, audio, datasets, download as dl, metadata as md
+from course_utils.tools import cli, runner
+from course_utils.base.errors import CourseError
 
 from test_download import NAMES, _actor_dir, _clean_env, _md5, _zip_bytes, good_zip, make_tree, server  # noqa: F401
 
@@ -409,7 +410,7 @@ def test_a_read_only_data_folder_from_a_real_process(tmp_path):
                 raise OSError(errno.EROFS, "Read-only file system", os.fspath(path))
             return real(path, *a, **k)
         os.mkdir = mkdir
-        from course_utils import cli
+        from course_utils.tools import cli
         sys.exit(cli.main(["get-data", "--dataset", "synthetic", "--dest", {str(dest)!r}]))
     """)
     env = {k: v for k, v in os.environ.items() if k != "RAVDESS_DIR"}
@@ -543,7 +544,7 @@ def test_a_swap_killed_between_its_renames_puts_the_copy_back(tmp_path, make_tre
 _KILLED_EXTRACTION = """
 import sys, time, zipfile
 from pathlib import Path
-from course_utils import download
+from course_utils.data import download
 real = zipfile.ZipFile._extract_member
 def slow(self, member, *args):
     out = real(self, member, *args)

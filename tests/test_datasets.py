@@ -1,7 +1,7 @@
 
 import pytest
 
-from course_utils import datasets, download
+from course_utils.data import datasets, download
 
 pytestmark = pytest.mark.slow
 
@@ -60,7 +60,7 @@ def test_partial_real_copy_is_used_with_a_warning(shared_sample, tmp_path, monke
 def test_quick_subset_of_other_actors():
     import pandas as pd
 
-    from course_utils import metadata as md
+    from course_utils.data import metadata as md
 
     meta = pd.DataFrame([md.parse_filename(n).as_dict() for n in md.expected_filenames([11, 12, 13])])
     assert sorted(datasets.quick_subset(meta)["actor"].unique()) == [11, 12, 13]

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import precision_recall_fscore_support
 
-from course_utils import diagnosis
+from course_utils.learning import diagnosis
 
 # rows: true class, columns: predicted class
 CM = np.array(

@@ -18,13 +18,14 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils import cli, download, runner, seeds
+from course_utils.data import download
+from course_utils.tools import cli, docs, runner
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 GUIDE = ROOT / "docs" / "instructors.md"
 NOTEBOOKS = runner.list_notebooks(ROOT / "notebooks")
-FIX = 'Fix: .venv/bin/python -c "from course_utils import seeds; seeds.update_docs()"'
+FIX = 'Fix: .venv/bin/python -c "from course_utils.tools import docs; docs.update_docs()"'
 
 
 def _without_comments(text: str) -> str:
@@ -48,7 +49,7 @@ def test_readme_lists_every_parameter_of_every_notebook_and_no_stale_one():
     assert set(listed) == {nb.stem for nb in NOTEBOOKS}, f"notebooks in README vs notebooks/ differ. {FIX}"
     problems = []
     for nb in NOTEBOOKS:
-        cell = {p.name: p.default for p in seeds.notebook_parameters(nb)}
+        cell = {p.name: p.default for p in docs.notebook_parameters(nb)}
         readme = listed[nb.stem]
         problems += [f"{nb.stem}: {n} missing from README" for n in cell if n not in readme]
         problems += [f"{nb.stem}: README lists {n}, which the notebook no longer has" for n in readme if n not in cell]
@@ -66,7 +67,7 @@ def test_readme_parameter_parser_sees_a_missing_parameter():
 
 
 def test_readme_parameter_block_is_generated_from_the_notebooks():
-    assert seeds.generated_block(README.read_text(), "parameters") == seeds.parameter_tables(NOTEBOOKS), FIX
+    assert docs.generated_block(README.read_text(), "parameters") == docs.parameter_tables(NOTEBOOKS), FIX
 
 
 def test_readme_chapter_map_has_every_notebook():
@@ -77,15 +78,15 @@ def test_readme_chapter_map_has_every_notebook():
 
 
 def test_guide_lists_every_exercise_of_every_notebook():
-    block = seeds.generated_block(GUIDE.read_text(), "exercises")
-    assert block == seeds.exercise_list(NOTEBOOKS), FIX
+    block = docs.generated_block(GUIDE.read_text(), "exercises")
+    assert block == docs.exercise_list(NOTEBOOKS), FIX
     for nb in NOTEBOOKS:
         assert f"**`{nb.stem}`**" in block
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_every_exercise_has_a_hidden_solution(notebook):
-    found = seeds.exercises(notebook)
+    found = docs.exercises(notebook)
     assert len(found) >= 2, f"{notebook.stem}: fewer than two 'Try it' exercises"
     assert [e.number for e in found] == list(range(1, len(found) + 1))
     cells = nbformat.read(notebook, as_version=4).cells
@@ -167,6 +168,6 @@ def test_exercises_named_in_the_guide_exist():
     text = GUIDE.read_text().split("### Every exercise", 1)[0]
     named = set(re.findall(r"\b(\d\d)\.(\d)\b", text))
     assert len(named) >= 20
-    count = {nb.stem[:2]: len(seeds.exercises(nb)) for nb in NOTEBOOKS}
+    count = {nb.stem[:2]: len(docs.exercises(nb)) for nb in NOTEBOOKS}
     missing = [f"{c}.{k}" for c, k in sorted(named) if int(k) > count.get(c, 0)]
     assert not missing, f"the guide names exercises that do not exist: {missing}"

@@ -1,4 +1,4 @@
-"""Tests of course_utils.download against a local HTTP server (no internet needed).
+"""Tests of course_utils.data.download against a local HTTP server (no internet needed).
 
 The server runs on 127.0.0.1 in a thread and serves zips built here from tiny RAVDESS-named
 WAVs; it can also send an interrupted body, a 404 and bytes that are not a zip.
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from course_utils import download as dl
-from course_utils.metadata import RavdessNameError, expected_filenames, find_wavs
+from course_utils.data import download as dl
+from course_utils.data.metadata import RavdessNameError, expected_filenames, find_wavs
 
 SR = 48_000
 TIMEOUT = 5  # seconds: every download in these tests is local

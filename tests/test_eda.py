@@ -1,4 +1,4 @@
-"""Tests of course_utils.eda: per-clip measurements, their cache, summaries, distances, figures."""
+"""Tests of course_utils.sound.eda: per-clip measurements, their cache, summaries, distances, figures."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from course_utils import audio, eda, metadata
-from course_utils import cache as cache_mod
-from course_utils.features import FeatureConfig
+from course_utils.data import audio, metadata
+from course_utils.sound import eda
+from course_utils.data import cache as cache_mod
+from course_utils.sound.features import FeatureConfig
 
 from conftest import tone
 

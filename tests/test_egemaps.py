@@ -1,4 +1,4 @@
-"""Tests of course_utils.egemaps (eGeMAPS through openSMILE), on a few clips the tests make."""
+"""Tests of course_utils.sound.egemaps (eGeMAPS through openSMILE), on a few clips the tests make."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from course_utils import audio, egemaps, synth
+from course_utils.data import audio, synth
+from course_utils.sound import egemaps
 
 from conftest import tone
 

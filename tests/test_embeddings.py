@@ -1,4 +1,4 @@
-"""Tests of course_utils.embeddings: codes, reconstructions, 2-D maps and code-space measures."""
+"""Tests of course_utils.learning.embeddings: codes, reconstructions, 2-D maps and code-space measures."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from course_utils import embeddings, features, interactive, models
-from course_utils.features import FeatureConfig
+from course_utils.base import jupyter
+from course_utils.sound import features
+from course_utils.learning import embeddings, models
+from course_utils.sound.features import FeatureConfig
 
 CFG = FeatureConfig(image_size=(32, 32), duration=0.5)
 
@@ -144,7 +146,7 @@ def test_explained_variance_and_pca_projection():
 
 
 def test_tsne_keeps_clusters_apart_and_is_seeded(monkeypatch, capsys):
-    monkeypatch.setenv(interactive.HEADLESS_ENV, "1")
+    monkeypatch.setenv(jupyter.HEADLESS_ENV, "1")
     codes, labels = clustered(n_per=12, n_classes=3)
     capsys.readouterr()
     pts = embeddings.project_2d(codes, "tsne", seed=0)

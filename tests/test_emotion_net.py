@@ -1,4 +1,4 @@
-"""Tests of course_utils.emotion_net: the compact CNN, mixup and actor-held-out folds."""
+"""Tests of course_utils.learning.emotion_net: the compact CNN, mixup and actor-held-out folds."""
 
 from __future__ import annotations
 
@@ -9,8 +9,11 @@ import pytest
 import keras
 import tensorflow as tf
 
-from course_utils import emotion_net as en
-from course_utils import features, interactive, models, splits, training
+from course_utils.base import jupyter
+from course_utils.learning import emotion_net as en
+from course_utils.data import splits
+from course_utils.sound import features
+from course_utils.learning import models, training
 
 
 def _meta(n_actors: int = 24, clips: int = 4) -> pd.DataFrame:
@@ -186,7 +189,7 @@ def test_run_experiment_trains_tests_and_summarises_folds(monkeypatch, capsys):
     cols = ["loss", "accuracy", "val_loss", "val_accuracy"]
     np.testing.assert_array_equal(again["history"][cols].to_numpy(), r["history"][cols].to_numpy())
     np.testing.assert_array_equal(again["scores"]["probabilities"], r["scores"]["probabilities"])
-    monkeypatch.setenv(interactive.HEADLESS_ENV, "1")
+    monkeypatch.setenv(jupyter.HEADLESS_ENV, "1")
     capsys.readouterr()
     plain = en.run_experiment(x, y, folds[0], list("abcd"), variant=en.VARIANTS["plain"], epochs=1, patience=None,
                               batch_size=8, filters=(4,), standardise=False, max_batches=1)
@@ -201,7 +204,7 @@ def test_run_experiment_trains_tests_and_summarises_folds(monkeypatch, capsys):
 
 
 def test_run_experiment_keeps_its_model_on_request():
-    from course_utils import training
+    from course_utils.learning import training
 
     rng = np.random.default_rng(1)
     meta = _meta(6, 8)

@@ -2,8 +2,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from course_utils import audio, features, interactive
-from course_utils.features import FeatureConfig
+from course_utils.base import jupyter
+from course_utils.data import audio
+from course_utils.sound import features
+from course_utils.sound.features import FeatureConfig
 
 from conftest import tone
 
@@ -44,7 +46,7 @@ def test_clip_image_puts_low_tones_low(clips):
 
 
 def test_signal_image_is_clip_image_after_loading(clips):
-    from course_utils import audio
+    from course_utils.data import audio
 
     cfg = FeatureConfig(image_size=(64, 48), duration=1.0)
     y, _ = audio.load_audio(clips["path"][1], sr=cfg.sample_rate)
@@ -52,7 +54,7 @@ def test_signal_image_is_clip_image_after_loading(clips):
 
 
 def test_compute_images_caches_atomically(clips, tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv(interactive.HEADLESS_ENV, "1")  # as in papermill's kernels: a text bar, no widget
+    monkeypatch.setenv(jupyter.HEADLESS_ENV, "1")  # as in papermill's kernels: a text bar, no widget
     cfg = FeatureConfig(image_size=(32, 32), duration=1.0)
     cache = tmp_path / "cache"
     capsys.readouterr()
@@ -86,7 +88,7 @@ def test_config_key_is_stable_and_sensitive():
 @pytest.mark.sample
 def test_real_ravdess_sample_images(shared_sample, tmp_path):
     """The whole recipe on real speech: 120 clips of actors 01 and 02 (two of them stereo)."""
-    from course_utils import metadata
+    from course_utils.data import metadata
 
     meta = metadata.build_metadata(shared_sample)
     assert len(meta) == 120 and (meta["channels"] == 2).sum() == 2

@@ -12,7 +12,11 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from course_utils import audio, features, interactive, mel, runner
+from course_utils.base import jupyter
+from course_utils.data import audio
+from course_utils.sound import features, mel
+from course_utils.learning import classify
+from course_utils.tools import lab, runner
 
 CLASSES = ["calm", "angry", "sad"]
 CFG = features.FeatureConfig(image_size=(32, 32), duration=1.0)
@@ -25,12 +29,12 @@ def record(**kwargs):
 
 @pytest.fixture
 def headless_on(monkeypatch):
-    monkeypatch.setenv(interactive.HEADLESS_ENV, "1")
+    monkeypatch.setenv(jupyter.HEADLESS_ENV, "1")
 
 
 @pytest.fixture
 def live(monkeypatch):
-    monkeypatch.delenv(interactive.HEADLESS_ENV, raising=False)
+    monkeypatch.delenv(jupyter.HEADLESS_ENV, raising=False)
 
 
 @pytest.fixture
@@ -49,13 +53,13 @@ def no_widgets(monkeypatch):
 
 
 def test_headless_calls_once_with_start_values_and_creates_no_widget(headless_on, no_widgets, capsys):
-    out = interactive.explore(record, freq=dict(value=3000, min=100, max=12000, step=50), fixed=dict(seconds=1.0))
+    out = jupyter.explore(record, freq=dict(value=3000, min=100, max=12000, step=50), fixed=dict(seconds=1.0))
     assert out == {"freq": 3000, "seconds": 1.0} and no_widgets == []
     assert "headless" in capsys.readouterr().out
 
 
 def test_live_notebook_gets_sliders(live):
-    widget = interactive.explore(record, freq=dict(value=3000, min=100, max=12000, step=50),
+    widget = jupyter.explore(record, freq=dict(value=3000, min=100, max=12000, step=50),
                                  gain=dict(value=0.5, min=0.0, max=1.0, step=0.1),
                                  bands=dict(value=32, options=[8, 16, 32, 64]), fixed=dict(seconds=1.0))
     kinds = {type(w).__name__: w for w in widget.widget.children[:3]}
@@ -80,7 +84,7 @@ def test_live_explorer_shows_the_figure_once_and_makes_no_control_of_other_param
         plt.show()  # the explorer shows its figure itself, and returns it for a direct call
         return fig
 
-    handle = interactive.explore(draw, n_mels=dict(value=32, options=[8, 16, 32], description="Mel bands"),
+    handle = jupyter.explore(draw, n_mels=dict(value=32, options=[8, 16, 32], description="Mel bands"),
                                  fixed=dict(y=np.zeros(4), title="a: "))
     panel = handle.widget
     controls = [type(w).__name__ for w in panel.children[:-1]]
@@ -94,15 +98,15 @@ def test_live_explorer_shows_the_figure_once_and_makes_no_control_of_other_param
 def test_both_explorers_behind_sliders_get_only_their_sliders(live, monkeypatch):
     from ipywidgets.widgets import interaction
 
-    from course_utils import signals
+    from course_utils.sound import signals
 
     monkeypatch.setattr(interaction, "display", lambda *objs, **kw: None)
     monkeypatch.setattr(plt, "show", lambda *a, **k: None)
     y = (0.3 * np.sin(2 * np.pi * 300 * np.arange(4000) / 8000)).astype(np.float32)
-    mel_panel = interactive.explore(interactive.mel_bands_explorer, n_mels=dict(value=8, options=[8, 16]),
+    mel_panel = jupyter.explore(mel.mel_bands_explorer, n_mels=dict(value=8, options=[8, 16]),
                                     fixed=dict(y=y, sr=8000, n_fft=512, hop_length=128, players=False)).widget
     assert [type(w).__name__ for w in mel_panel.children] == ["SelectionSlider", "Output"]
-    alias_panel = interactive.explore(signals.aliasing_explorer, freq=dict(value=3000, min=100, max=12000, step=50),
+    alias_panel = jupyter.explore(signals.aliasing_explorer, freq=dict(value=3000, min=100, max=12000, step=50),
                                       rate=dict(value=4000, min=1000, max=24000, step=250),
                                       fixed=dict(seconds=0.1, players=False)).widget
     assert [type(w).__name__ for w in alias_panel.children] == ["IntSlider", "IntSlider", "Output"]
@@ -111,12 +115,12 @@ def test_both_explorers_behind_sliders_get_only_their_sliders(live, monkeypatch)
 @pytest.mark.parametrize("before", [None, "0"])
 def test_runner_marks_kernels_headless_and_restores(monkeypatch, before):
     if before is None:
-        monkeypatch.delenv(interactive.HEADLESS_ENV, raising=False)
+        monkeypatch.delenv(jupyter.HEADLESS_ENV, raising=False)
     else:
-        monkeypatch.setenv(interactive.HEADLESS_ENV, before)
+        monkeypatch.setenv(jupyter.HEADLESS_ENV, before)
     with runner.headless_kernel():
-        assert interactive.headless()
-    assert os.environ.get(interactive.HEADLESS_ENV) == before
+        assert jupyter.headless()
+    assert os.environ.get(jupyter.HEADLESS_ENV) == before
 
 
 # ---------------------------------------------------------------------------------------------
@@ -127,11 +131,11 @@ def test_runner_marks_kernels_headless_and_restores(monkeypatch, before):
 def test_headless_progress_is_a_sparse_text_bar(headless_on, no_widgets, capsys):
     import tqdm.std
 
-    bar = interactive.progress(range(500), desc="clips", unit="file")
-    assert type(bar) is tqdm.std.tqdm and bar.mininterval == interactive.HEADLESS_MININTERVAL
+    bar = jupyter.progress(range(500), desc="clips", unit="file")
+    assert type(bar) is tqdm.std.tqdm and bar.mininterval == jupyter.HEADLESS_MININTERVAL
     assert sum(1 for _ in bar) == 500
     captured = capsys.readouterr()
-    out = captured.err  # stderr: the course website leaves it out (course_utils.site)
+    out = captured.err  # stderr: the course website leaves it out (course_utils.tools.site)
     assert "clips" in out and "500/500" in out and captured.out == ""
     assert out.count("\r") <= 3  # the start and the end, not one line per item
     assert no_widgets == []
@@ -146,21 +150,21 @@ def test_headless_progress_redraws_at_most_every_interval(headless_on, monkeypat
     clock = iter(np.arange(0.0, 10_000.0))
     monkeypatch.setattr(tqdm.std, "time", lambda: float(next(clock)))
     stream = io.StringIO()
-    bar = interactive.progress(range(100), desc="slow", file=stream)
+    bar = jupyter.progress(range(100), desc="slow", file=stream)
     for _ in bar:
         pass
     redraws = stream.getvalue().count("\r")
     assert bar.miniters == 1
-    assert 100 // interactive.HEADLESS_MININTERVAL <= redraws <= 100 // interactive.HEADLESS_MININTERVAL + 3
+    assert 100 // jupyter.HEADLESS_MININTERVAL <= redraws <= 100 // jupyter.HEADLESS_MININTERVAL + 3
 
 
 def test_course_modules_draw_their_bars_with_progress():
     """tqdm.auto draws a widget bar in any Jupyter kernel, papermill's included (the nbclient#312 risk,
     widget placeholders in the executed notebooks and on the website): the course's modules
-    draw their bars with interactive.progress, never with tqdm directly."""
-    package = Path(interactive.__file__).parent
-    exempt = {"interactive.py"}
-    direct = [p.name for p in sorted(package.glob("*.py"))
+    draw their bars with jupyter.progress, never with tqdm directly."""
+    package = Path(jupyter.__file__).parents[1]
+    exempt = {"jupyter.py"}
+    direct = [p.name for p in sorted(package.rglob("*.py"))
               if p.name not in exempt and re.search(r"^\s*(from tqdm|import tqdm)", p.read_text(), re.MULTILINE)]
     assert direct == []
 
@@ -168,7 +172,7 @@ def test_course_modules_draw_their_bars_with_progress():
 def test_live_progress_is_tqdm_auto(live):
     import tqdm.auto
 
-    bar = interactive.progress(total=3, desc="x", disable=True)
+    bar = jupyter.progress(total=3, desc="x", disable=True)
     assert isinstance(bar, tqdm.auto.tqdm) and bar.total == 3
 
 
@@ -179,7 +183,7 @@ def test_epoch_progress_counts_the_epochs_keras_runs(headless_on, capsys):
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="softmax")])
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     x, y = np.random.default_rng(0).normal(size=(16, 3)), np.arange(16) % 2
-    callback = interactive.epoch_progress(3, desc="toy model", metrics=("loss", "val_accuracy"))
+    callback = jupyter.epoch_progress(3, desc="toy model", metrics=("loss", "val_accuracy"))
     model.fit(x, y, validation_data=(x, y), epochs=3, verbose=0, callbacks=[callback])
     assert callback.bar.n == 3 and callback.bar.total == 3
     out = capsys.readouterr().err
@@ -187,9 +191,9 @@ def test_epoch_progress_counts_the_epochs_keras_runs(headless_on, capsys):
 
 
 def test_seconds_per_epoch_leaves_out_the_first_epoch():
-    assert interactive.seconds_per_epoch([5.0, 0.8, 1.0]) == pytest.approx(0.9)
-    assert interactive.seconds_per_epoch([2.5]) == 2.5
-    assert np.isnan(interactive.seconds_per_epoch([]))
+    assert jupyter.seconds_per_epoch([5.0, 0.8, 1.0]) == pytest.approx(0.9)
+    assert jupyter.seconds_per_epoch([2.5]) == 2.5
+    assert np.isnan(jupyter.seconds_per_epoch([]))
 
 
 def test_epoch_bar_shows_the_seconds_per_epoch_the_chapter_prints(headless_on, monkeypatch):
@@ -201,7 +205,7 @@ def test_epoch_bar_shows_the_seconds_per_epoch_the_chapter_prints(headless_on, m
     monkeypatch.setattr(time, "perf_counter", lambda: next(clock))
     stream = io.StringIO()
     monkeypatch.setattr(sys, "stderr", stream)
-    callback = interactive.epoch_progress(3, desc="toy", metrics=("loss",), callback_base=object)
+    callback = jupyter.epoch_progress(3, desc="toy", metrics=("loss",), callback_base=object)
     callback.on_train_begin()
     for epoch in range(3):
         callback.on_epoch_begin(epoch)
@@ -219,7 +223,7 @@ def test_epoch_bar_shows_the_seconds_per_epoch_the_chapter_prints(headless_on, m
 
 
 def test_mel_bands_table_agrees_with_the_filter_bank():
-    table = interactive.mel_bands_table((8, 256), sr=22_050, n_fft=2048, hop_length=256, harmonic_spacing_hz=100)
+    table = mel.mel_bands_table((8, 256), sr=22_050, n_fft=2048, hop_length=256, harmonic_spacing_hz=100)
     bank = mel.filter_table(22_050, 2048, n_mels=256)
     assert table.loc[256, "numbers per second"] == round(256 * 22_050 / 256)
     assert table.loc[256, "lowest band (Hz wide)"] == pytest.approx(bank["width (Hz)"].iloc[0])
@@ -233,7 +237,7 @@ def test_mel_bands_figure_draws_bank_frame_and_image():
     sr = 8000
     t = np.arange(int(0.5 * sr)) / sr
     y = (0.5 * np.sin(2 * np.pi * 200 * t) * np.hanning(len(t))).astype(np.float32)
-    fig = interactive.mel_bands_figure(y, sr, 16, n_fft=512, hop_length=128, title="tone: ")
+    fig = mel.mel_bands_figure(y, sr, 16, n_fft=512, hop_length=128, title="tone: ")
     bank, frame, image = fig.axes[:3]
     assert len(bank.lines) == 16 and bank.get_xlabel() == "frequency (Hz)"
     assert frame.get_ylabel() == "level (dB re. loudest bin)" and len(frame.collections[0].get_segments()) == 16
@@ -243,7 +247,7 @@ def test_mel_bands_figure_draws_bank_frame_and_image():
 def test_mel_bands_explorer_plays_the_clip_and_its_rebuild(headless_on, capsys):
     sr = 8000
     y = (0.3 * np.sin(2 * np.pi * 300 * np.arange(sr // 2) / sr)).astype(np.float32)
-    fig = interactive.explore(interactive.mel_bands_explorer, n_mels=dict(value=8, options=[8, 16]),
+    fig = jupyter.explore(mel.mel_bands_explorer, n_mels=dict(value=8, options=[8, 16]),
                               fixed=dict(y=y, sr=sr, n_fft=512, hop_length=128, n_iter=2))
     out = capsys.readouterr().out
     assert isinstance(fig, plt.Figure) and "8 bands" in fig.axes[2].get_title()
@@ -274,7 +278,7 @@ def encoded(y, sr, fmt, subtype=None):
 def test_decode_upload_reads_like_load_audio(tmp_path, fmt, suffix):
     y = tone_with_silence(channels=2)
     data = encoded(y, 48_000, fmt)
-    got = interactive.decode_upload(f"me{suffix}", data, sr=22_050)
+    got = classify.decode_upload(f"me{suffix}", data, sr=22_050)
     (tmp_path / f"same{suffix}").write_bytes(data)
     expected, _ = audio.load_audio(tmp_path / f"same{suffix}", sr=22_050)
     assert got.dtype == np.float32 and got.ndim == 1 and len(got) == round(1.2 * 22_050)
@@ -283,24 +287,24 @@ def test_decode_upload_reads_like_load_audio(tmp_path, fmt, suffix):
 
 def test_decode_upload_rejects_other_formats_naming_the_file_and_the_fix():
     with pytest.raises(ValueError, match=r"voice memo\.m4a: the classifier reads WAV, FLAC, OGG, MP3 files, not M4A") as err:
-        interactive.decode_upload("voice memo.m4a", b"....")
+        classify.decode_upload("voice memo.m4a", b"....")
     assert "ffmpeg -i recording.m4a recording.wav" in str(err.value)
     with pytest.raises(ValueError, match="files without an extension"):
-        interactive.decode_upload("recording", b"....")
+        classify.decode_upload("recording", b"....")
 
 
 def test_decode_upload_explains_bytes_that_are_not_audio(tmp_path):
     with pytest.raises(ValueError, match=r"fake\.wav could not be read as WAV audio") as err:
-        interactive.decode_upload("fake.wav", b"this is text, not sound")
+        classify.decode_upload("fake.wav", b"this is text, not sound")
     message = str(err.value)
     assert "Fix:" in message and "renamed" in message and str(tmp_path) not in message and "upload.wav" not in message
 
 
 def test_decode_upload_rejects_empty_and_silent_recordings():
     with pytest.raises(ValueError, match=r"short\.wav holds 50 ms of sound.*at least one sentence"):
-        interactive.decode_upload("short.wav", encoded(np.full(2400, 0.5, np.float32), 48_000, "WAV"))
+        classify.decode_upload("short.wav", encoded(np.full(2400, 0.5, np.float32), 48_000, "WAV"))
     with pytest.raises(ValueError, match=r"quiet\.flac is silent.*microphone"):
-        interactive.decode_upload("quiet.flac", encoded(np.zeros(48_000, np.float32), 48_000, "FLAC"))
+        classify.decode_upload("quiet.flac", encoded(np.zeros(48_000, np.float32), 48_000, "FLAC"))
 
 
 def nan_wav(sr=48_000):
@@ -313,10 +317,10 @@ def nan_wav(sr=48_000):
 def test_decode_upload_names_a_damaged_file_with_samples_that_are_not_numbers(sr):
     """Before: librosa's resampler raised ParameterError('Audio buffer is not finite everywhere'),
     a raw traceback; without resampling the NaN reached the model."""
-    from course_utils.errors import CourseError
+    from course_utils.base.errors import CourseError
 
     with pytest.raises(CourseError, match=r"broken\.wav is damaged: some of its samples are not numbers") as err:
-        interactive.decode_upload("broken.wav", nan_wav(), sr=sr)
+        classify.decode_upload("broken.wav", nan_wav(), sr=sr)
     assert isinstance(err.value, ValueError) and "Fix: record it again" in str(err.value)
     assert err.value._render_traceback_()[0].endswith("broken.wav is damaged: some of its samples are not numbers "
                                                       "(NaN or infinity), which no recorder writes. Fix: record it again, "
@@ -334,26 +338,26 @@ def muted_microphone(sr=22_050, seconds=3.0, dbfs=-70.0):
 def test_recording_level_is_the_loudest_moment_in_dbfs():
     sr = 8000
     sine = np.sin(2 * np.pi * 440 * np.arange(sr) / sr)
-    assert interactive.recording_level(sine, sr) == pytest.approx(-3.01, abs=0.05)
+    assert classify.recording_level(sine, sr) == pytest.approx(-3.01, abs=0.05)
     quiet_then_loud = np.concatenate([0.001 * sine, 0.1 * sine])
-    assert interactive.recording_level(quiet_then_loud, sr) == pytest.approx(-23.01, abs=0.05)
-    assert interactive.recording_level(np.zeros(sr), sr) == float("-inf")
-    assert interactive.recording_level(np.zeros(0), sr) == float("-inf")
+    assert classify.recording_level(quiet_then_loud, sr) == pytest.approx(-23.01, abs=0.05)
+    assert classify.recording_level(np.zeros(sr), sr) == float("-inf")
+    assert classify.recording_level(np.zeros(0), sr) == float("-inf")
 
 
 def test_quiet_warning_says_the_level_and_the_fix_only_for_a_muted_microphone():
-    y = interactive.decode_upload("muted.wav", muted_microphone())
-    text = interactive.quiet_warning(y, 22_050, "muted.wav")
+    y = classify.decode_upload("muted.wav", muted_microphone())
+    text = classify.quiet_warning(y, 22_050, "muted.wav")
     assert text.startswith("muted.wav is very quiet: its loudest moment is at -70 dBFS")
     assert "muted microphone" in text and "Fix: unmute the microphone" in text
-    speech_level = interactive.decode_upload("me.wav", encoded(0.05 * tone_with_silence(), 48_000, "WAV"))
-    assert interactive.quiet_warning(speech_level, 22_050, "me.wav") is None
+    speech_level = classify.decode_upload("me.wav", encoded(0.05 * tone_with_silence(), 48_000, "WAV"))
+    assert classify.quiet_warning(speech_level, 22_050, "me.wav") is None
 
 
 def test_image_featurizer_is_the_training_recipe(tmp_path):
     path = tmp_path / "clip.wav"
     audio.write_wav_atomic(path, tone_with_silence(), 48_000)
-    featurize = interactive.image_featurizer(CFG)
+    featurize = classify.image_featurizer(CFG)
     y, sr = audio.load_audio(path, sr=CFG.sample_rate)
     image = featurize(y, sr)
     assert image.shape == (32, 32) and image.dtype == np.float32
@@ -382,11 +386,11 @@ def softmax_model(batch):
 def test_class_probabilities_is_the_models_softmax_for_one_image():
     seen = []
     image = np.full((4, 5), 0.5)
-    proba = interactive.class_probabilities(lambda b: seen.append(b.shape) or softmax_model(b), image, CLASSES)
+    proba = classify.class_probabilities(lambda b: seen.append(b.shape) or softmax_model(b), image, CLASSES)
     z = np.array([0.0, 2.0, -0.5])
     np.testing.assert_allclose(proba.to_numpy(), np.exp(z) / np.exp(z).sum())
     assert list(proba.index) == CLASSES and proba.idxmax() == "angry" and seen == [(1, 4, 5)]
-    one_d = interactive.class_probabilities(lambda b: np.array([0.2, 0.3, 0.5]), image, CLASSES)
+    one_d = classify.class_probabilities(lambda b: np.array([0.2, 0.3, 0.5]), image, CLASSES)
     assert one_d["sad"] == pytest.approx(0.5)
 
 
@@ -398,12 +402,12 @@ def test_class_probabilities_is_the_models_softmax_for_one_image():
 ])
 def test_class_probabilities_refuses_what_is_not_a_probability(output, message):
     with pytest.raises(ValueError, match=message):
-        interactive.class_probabilities(lambda b: output, np.zeros((4, 4)), CLASSES)
+        classify.class_probabilities(lambda b: output, np.zeros((4, 4)), CLASSES)
 
 
 def test_plot_prediction_labels_percentages_prediction_and_truth():
     proba = pd.Series([0.1, 0.7, 0.2], index=CLASSES)
-    fig = interactive.plot_prediction(np.random.default_rng(0).random((32, 32)), proba, true_label="sad", config=CFG)
+    fig = classify.plot_prediction(np.random.default_rng(0).random((32, 32)), proba, true_label="sad", config=CFG)
     image_ax, bars = fig.axes[:2]
     assert bars.get_xlabel() == "probability (%)" and bars.get_xlim() == (0, 100)
     assert [t.get_text() for t in bars.get_yticklabels()] == ["calm", "angry", "sad (true)"]
@@ -412,7 +416,7 @@ def test_plot_prediction_labels_percentages_prediction_and_truth():
     assert "70.0 %" in [t.get_text() for t in bars.texts]
     assert image_ax.get_xlabel() == "time (s)" and image_ax.get_ylabel() == "frequency (Hz, Mel axis)"
     assert "1,000" in [t.get_text() for t in image_ax.get_yticklabels()]
-    plain = interactive.plot_prediction(np.zeros((8, 8)), proba, true_label="angry", title="a clip", class_label="emotion")
+    plain = classify.plot_prediction(np.zeros((8, 8)), proba, true_label="angry", title="a clip", class_label="emotion")
     assert plain.axes[0].get_ylabel() == "Mel band" and plain.axes[1].get_title() == "predicted emotion: angry (70.0 %): right"
     assert plain.axes[1].get_ylabel() == "emotion"
     assert plain._suptitle.get_text() == "a clip"
@@ -434,7 +438,7 @@ def clips(tmp_path):
 
 
 def make(clips, **kw):
-    return interactive.classifier_explorer(softmax_model, clips, CLASSES, interactive.image_featurizer(CFG),
+    return classify.classifier_explorer(softmax_model, clips, CLASSES, classify.image_featurizer(CFG),
                                            label_column="emotion_name", config=CFG, **kw)
 
 
@@ -446,7 +450,7 @@ def test_headless_explorer_shows_one_clip_and_no_widget(headless_on, no_widgets,
     assert last["true"] == "sad" and last["title"] == "test clip: sad: clip2.wav"
     image = features.clip_image(clips.loc[2, "path"], CFG).astype(np.float16).astype(np.float32)
     np.testing.assert_array_equal(last["image"], image)
-    pd.testing.assert_series_equal(last["probabilities"], interactive.class_probabilities(softmax_model, image, CLASSES))
+    pd.testing.assert_series_equal(last["probabilities"], classify.class_probabilities(softmax_model, image, CLASSES))
     assert plt.gcf().axes[1].get_title().startswith("predicted class: ")
 
 
@@ -486,7 +490,7 @@ def test_a_shown_prediction_is_also_said_in_words(headless_on, clips, capsys):
 
 
 def test_message_html_escapes_shows_code_and_breaks_between_words():
-    html = interactive.message_html("a <b> file: run `ffmpeg -i a.m4a a.wav`, then upload", "error", title="Oops.")
+    html = jupyter.message_html("a <b> file: run `ffmpeg -i a.m4a a.wav`, then upload", "error", title="Oops.")
     assert "&lt;b&gt;" in html and "<code>ffmpeg -i a.m4a a.wav</code>" in html and "`" not in html
     assert html.count("<b>") == 1 and "<b>Oops.</b>" in html
     assert "word-break: normal" in html and "white-space: normal" in html
@@ -524,7 +528,7 @@ def test_live_explorer_builds_menu_upload_and_reacts(live, clips, capsys, displa
                               "last_modified": NOW},)
     assert explorer.last["title"] == "your recording me.wav" and explorer.error is None
     # the menu names the upload, not the clip picked before it
-    assert explorer.menu.value == interactive.UPLOAD_ROW and explorer.menu.label == "your recording: me.wav"
+    assert explorer.menu.value == classify.UPLOAD_ROW and explorer.menu.label == "your recording: me.wav"
     assert explorer.menu.options[1:] == (("calm | clip0.wav", 0), ("angry | clip1.wav", 1), ("sad | clip2.wav", 2))
     explorer.upload.value = ({"name": "me.m4a", "type": "audio/mp4", "size": 4, "content": memoryview(b"...."),
                               "last_modified": NOW},)
@@ -543,9 +547,9 @@ def test_live_explorer_builds_menu_upload_and_reacts(live, clips, capsys, displa
 
 def test_explorer_checks_its_clips():
     with pytest.raises(ValueError, match="clips is empty"):
-        interactive.ClassifierExplorer(softmax_model, pd.DataFrame(columns=["path", "label"]), CLASSES, None)
+        classify.ClassifierExplorer(softmax_model, pd.DataFrame(columns=["path", "label"]), CLASSES, None)
     with pytest.raises(ValueError, match=r"needs the columns \['emotion_name'\]"):
-        interactive.ClassifierExplorer(softmax_model, pd.DataFrame({"path": ["a.wav"]}), CLASSES, None,
+        classify.ClassifierExplorer(softmax_model, pd.DataFrame({"path": ["a.wav"]}), CLASSES, None,
                                        label_column="emotion_name")
 
 
@@ -554,11 +558,11 @@ def test_map_files_keeps_the_order_in_every_mode():
 
     files = [f"f{i}" for i in range(40)]
     expected = [f + "!" for f in files]
-    assert interactive.map_files(str.__add__, files, "!", n_jobs=1, progress_bar=False) == expected
-    assert interactive.map_files(str.__add__, files, "!", n_jobs=2, progress_bar=False) == expected
+    assert jupyter.map_files(str.__add__, files, "!", n_jobs=1, progress_bar=False) == expected
+    assert jupyter.map_files(str.__add__, files, "!", n_jobs=2, progress_bar=False) == expected
     with ThreadPoolExecutor(2) as pool:
-        assert interactive.map_files(str.__add__, files, "!", executor=pool, progress_bar=False) == expected
-    assert interactive.map_files(str.__add__, [], "!", progress_bar=False) == []
+        assert jupyter.map_files(str.__add__, files, "!", executor=pool, progress_bar=False) == expected
+    assert jupyter.map_files(str.__add__, [], "!", progress_bar=False) == []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -569,19 +573,19 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_lab_settings_turn_the_news_toast_off_and_keep_other_settings(tmp_path):
-    path = interactive.lab_overrides_path(tmp_path)
+    path = lab.lab_overrides_path(tmp_path)
     assert path == tmp_path / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps({"@jupyterlab/apputils-extension:themes": {"theme": "JupyterLab Dark"},
                                 "@jupyterlab/apputils-extension:notification": {"doNotDisturbMode": True}}))
-    assert interactive.install_lab_settings(tmp_path) == path
+    assert lab.install_lab_settings(tmp_path) == path
     settings = json.loads(path.read_text())
     assert settings["@jupyterlab/apputils-extension:notification"] == {"doNotDisturbMode": True, "fetchNews": "false",
                                                                        "checkForUpdates": False}
     assert settings["@jupyterlab/apputils-extension:themes"] == {"theme": "JupyterLab Dark"}
     path.write_text("{ not json")  # a damaged file is replaced
-    interactive.install_lab_settings(tmp_path)
-    assert json.loads(path.read_text()) == interactive.LAB_SETTINGS
+    lab.install_lab_settings(tmp_path)
+    assert json.loads(path.read_text()) == lab.LAB_SETTINGS
 
 
 def test_lab_settings_are_valid_for_this_jupyterlab():
@@ -592,16 +596,16 @@ def test_lab_settings_are_valid_for_this_jupyterlab():
     if not schema_file.exists():
         pytest.skip(f"JupyterLab's schemas not found in {_sys.prefix}")
     schema = json.loads(schema_file.read_text())["properties"]
-    values = interactive.LAB_SETTINGS["@jupyterlab/apputils-extension:notification"]
+    values = lab.LAB_SETTINGS["@jupyterlab/apputils-extension:notification"]
     assert values["fetchNews"] in [c["const"] for c in schema["fetchNews"]["oneOf"]]
     assert schema["checkForUpdates"]["type"] == "boolean" and isinstance(values["checkForUpdates"], bool)
 
 
 def test_make_venv_and_binder_install_the_lab_settings():
-    call = "from course_utils import interactive; interactive.install_lab_settings()"
+    call = "from course_utils.tools import lab; lab.install_lab_settings()"
     makefile = (ROOT / "Makefile").read_text()
     venv_recipe = makefile.split("$(VENV)/.installed:")[1].split("\n\n")[0]
     assert call in venv_recipe
     assert venv_recipe.index("install_lab_settings") < venv_recipe.index("touch $@")
     postbuild = (ROOT / "binder" / "postBuild").read_text()
-    assert "interactive.install_lab_settings()" in postbuild.split("\nset -euo pipefail\n")[1]
+    assert "lab.install_lab_settings()" in postbuild.split("\nset -euo pipefail\n")[1]

@@ -6,10 +6,10 @@ JupyterLab and kernel) on copies of the three chapters in quick mode on the offl
 ``COURSE_BUILD_DIR`` in a temporary folder. Chromium opens each copy, and the test checks:
 
 - no "official Jupyter news?" toast (``make venv`` and Binder turn it off:
-  :func:`course_utils.interactive.install_lab_settings`), and the notebook is not marked modified
-  when it opens (:func:`course_utils.interactive.store_language_info`);
+  :func:`course_utils.tools.lab.install_lab_settings`), and the notebook is not marked modified
+  when it opens (:func:`course_utils.tools.lab.store_language_info`);
 - Run All ends with every cell run, no error output and no stderr box (TensorFlow's start-up
-  notes: :mod:`course_utils.quiet`);
+  notes: :mod:`course_utils.base.quiet`);
 - 01 and 04: a slider dragged redraws the figure, which appears once; 04's explorer has only its
   slider (no ``players`` checkbox, no ``n_iter`` slider);
 - 16: the epoch bar and the printed line agree on the seconds per epoch; the upload button's
@@ -40,7 +40,9 @@ import nbformat
 import pytest
 from conftest import needs_chromium
 
-from course_utils import interactive, site
+from course_utils.base import jupyter
+from course_utils.tools import lab as lab_settings
+from course_utils.tools import site
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "build" / "lab-screenshots"
@@ -60,9 +62,9 @@ def test_notebooks_hold_what_the_kernel_reports(path):
     The patch release of Python may differ from machine to machine (binder/postBuild rewrites it
     for the image's Python); everything else must be stored exactly."""
     nb = json.loads(path.read_text())
-    stored, kernel = dict(nb["metadata"]["language_info"]), interactive.kernel_language_info()
+    stored, kernel = dict(nb["metadata"]["language_info"]), lab_settings.kernel_language_info()
     stored_version, kernel_version = stored.pop("version", ""), kernel.pop("version")
-    assert stored == kernel, f"{path.name}: run interactive.store_language_info on it"
+    assert stored == kernel, f"{path.name}: run lab_settings.store_language_info on it"
     assert stored_version.split(".")[:2] == kernel_version.split(".")[:2]
     assert (nb["nbformat"], nb["nbformat_minor"]) == (4, 5) and all(re.fullmatch(r"[\w-]{1,64}", c["id"]) for c in nb["cells"])
     assert path.read_text().endswith("}\n")
@@ -73,10 +75,10 @@ def test_store_language_info_rewrites_only_what_differs(tmp_path):
     nb.cells = [nbformat.v4.new_code_cell("1 + 1")]
     path = tmp_path / "a.ipynb"
     nbformat.write(nb, path)
-    assert interactive.store_language_info([path]) == [path]
-    assert nbformat.read(path, as_version=4).metadata.language_info == interactive.kernel_language_info()
+    assert lab_settings.store_language_info([path]) == [path]
+    assert nbformat.read(path, as_version=4).metadata.language_info == lab_settings.kernel_language_info()
     before = path.stat().st_mtime_ns
-    assert interactive.store_language_info([path]) == [] and path.stat().st_mtime_ns == before
+    assert lab_settings.store_language_info([path]) == [] and path.stat().st_mtime_ns == before
 
 
 def test_nbstripout_keeps_the_language_info(tmp_path):
@@ -132,7 +134,7 @@ def _quick_copy(name: str, folder: Path, **values) -> Path:
         cell.source, n = re.subn(rf"^{key} = .*$", f"{key} = {value!r}  # the lab test", cell.source, count=1, flags=re.M)
         assert n == 1, f"{name} has no parameter {key}"
     # the stored language_info holds the course's Python; a patch release of it reports another version
-    kernel = interactive.kernel_language_info()
+    kernel = lab_settings.kernel_language_info()
     stored = nb.metadata.get("language_info", {})
     if stored.get("version", "").split(".")[:2] == kernel["version"].split(".")[:2]:
         stored["version"] = kernel["version"]
@@ -168,7 +170,7 @@ def lab(tmp_path_factory, synthetic_root, browser):
     (root / "voice memo.m4a").write_bytes(b"....")
     port, token = _free_port(), secrets.token_hex(16)
     env = {k: v for k, v in os.environ.items()
-           if k not in (interactive.HEADLESS_ENV, "TF_CPP_MIN_LOG_LEVEL", "PYTEST_CURRENT_TEST", "MPLBACKEND")}
+           if k not in (jupyter.HEADLESS_ENV, "TF_CPP_MIN_LOG_LEVEL", "PYTEST_CURRENT_TEST", "MPLBACKEND")}
     env.update({
         "COURSE_BUILD_DIR": str(root / "build"),
         "JUPYTER_CONFIG_DIR": str(root / ".jupyter" / "config"),
@@ -377,7 +379,7 @@ def test_01_runs_clean_and_its_slider_redraws_one_figure(open_chapter):
     chapter = open_chapter("01_sound_and_sampling")
     chapter.run_all(240)
     chapter.check_clean()
-    before, after = _slider_redraws_one_figure(chapter, "interactive.explore(", dx=80)
+    before, after = _slider_redraws_one_figure(chapter, "jupyter.explore(", dx=80)
     assert int(after.replace(",", "")) > int(before.replace(",", ""))
 
 
@@ -386,12 +388,12 @@ def test_04_runs_clean_and_its_explorer_has_one_slider(open_chapter):
     chapter = open_chapter("04_mel_scale")
     chapter.run_all(300)
     chapter.check_clean()
-    cell = chapter.cell("interactive.explore(")
+    cell = chapter.cell("jupyter.explore(")
     chapter.wait_images(cell)
     controls = cell.locator(".widget-interact").first.evaluate(
         "e => [...e.children].filter(c => !c.classList.contains('widget-output')).map(c => c.textContent.trim())")
     assert len(controls) == 1 and controls[0].startswith("Mel bands"), f"04's explorer has {len(controls)} controls: {controls}"
-    before, after = _slider_redraws_one_figure(chapter, "interactive.explore(", dx=120)
+    before, after = _slider_redraws_one_figure(chapter, "jupyter.explore(", dx=120)
     assert int(after) > int(before)
 
 
@@ -409,7 +411,7 @@ def test_16_runs_clean_and_classifies_an_upload(open_chapter, lab):
     assert bar, f"no seconds per epoch on the epoch bar: {text[:400]!r}"
     assert abs(float(bar.group(1)) - printed) <= 0.11, f"bar {bar.group(1)} s per epoch, printed {printed} s"
 
-    cell = chapter.cell("interactive.classifier_explorer(")
+    cell = chapter.cell("classify.classifier_explorer(")
     first = chapter.wait_images(cell)
     button = cell.locator(".widget-upload")
     button.scroll_into_view_if_needed()

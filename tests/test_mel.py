@@ -1,4 +1,4 @@
-"""course_utils.mel: the two Mel formulas, the filter bank, log-Mel, the course image's steps,
+"""course_utils.sound.mel: the two Mel formulas, the filter bank, log-Mel, the course image's steps,
 MFCCs and their envelopes, and the figures of notebook 04."""
 
 from __future__ import annotations
@@ -10,8 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from course_utils import audio, features, interactive
-from course_utils import mel as ml
+from course_utils.base import jupyter
+from course_utils.data import audio
+from course_utils.sound import features
+from course_utils.sound import mel as ml
 
 SR = 22050
 
@@ -105,7 +107,7 @@ def test_spectral_summary_separates_low_and_high_voices(tmp_path, monkeypatch, c
         path = tmp_path / f"03-01-01-01-01-01-0{i + 1}.wav"
         audio.write_wav_atomic(path, voice(f0), SR)
         rows.append({"path": str(path), "actor": i + 1, "sex": sex})
-    monkeypatch.setenv(interactive.HEADLESS_ENV, "1")
+    monkeypatch.setenv(jupyter.HEADLESS_ENV, "1")
     capsys.readouterr()
     table = ml.voice_table(pd.DataFrame(rows), cache_dir=tmp_path / "cache")
     err = capsys.readouterr().err  # a bar over the clips

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from course_utils import metadata as md
+from course_utils.data import metadata as md
 
 
 def test_parse_example_from_the_study():

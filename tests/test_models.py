@@ -1,4 +1,4 @@
-"""Tests of course_utils.models: the study's architectures and their parameter counts."""
+"""Tests of course_utils.learning.models: the study's architectures and their parameter counts."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from course_utils import models
+from course_utils.learning import models
 
 
 def cnn_params(h: int, w: int, dense: int, n_out: int) -> int:

@@ -1,4 +1,4 @@
-"""Tests of course_utils.multitask: the shared-trunk network, its losses, data and comparisons."""
+"""Tests of course_utils.learning.multitask: the shared-trunk network, its losses, data and comparisons."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from course_utils import interactive, models, multitask as mt  # noqa: E402
+from course_utils.base import jupyter  # noqa: E402
+from course_utils.learning import models, multitask as mt
 
 HEADS = {"sex": 2, "statement": 2, "actor": 6, "emotion": 8}
 
@@ -166,7 +167,7 @@ def test_experiment_bar_is_named_and_changes_nothing(trained, monkeypatch, capsy
     numbers without it (the fixture trained with the bar, the default)."""
     _, single, split = trained
     x, targets = toy_data()
-    monkeypatch.setenv(interactive.HEADLESS_ENV, "1")
+    monkeypatch.setenv(jupyter.HEADLESS_ENV, "1")
     capsys.readouterr()
     kw = dict(shared_units=16, epochs=2, patience=None, batch_size=16, max_batches=2, seed=0, name="single_sex")
     quiet = mt.experiment(x, {"sex": targets["sex"]}, split, progress=False, **kw)
@@ -216,7 +217,7 @@ def test_mcnemar_counts_disagreements_only():
 
 def test_comparison_and_cost_tables(trained):
     multi, single, _ = trained
-    table = mt.comparison_table(multi, single, study_accuracy={"sex": 0.97}, chance={"sex": 0.5, "emotion": 0.125})
+    table = mt.multi_vs_single(multi, single, study_accuracy={"sex": 0.97}, chance={"sex": 0.5, "emotion": 0.125})
     assert list(table.index) == ["sex", "emotion"]  # tasks with a single-task network only
     row = table.loc["emotion"]
     assert row["difference"] == pytest.approx(row["multi-task"] - row["single-task"])
@@ -239,7 +240,7 @@ def test_figures_have_labelled_axes(trained):
     assert len(fig2.axes) == 2 and fig2.axes[1].get_xlabel() == "epoch"
     fig3 = mt.plot_loss_shares(multi, title="toy")
     assert "nats" in fig3.axes[0].get_ylabel() and fig3.axes[1].get_ylim() == (0, 100)
-    table = mt.comparison_table(multi, single, study_accuracy={"sex": 0.97}, chance={"sex": 0.5, "emotion": 0.125})
+    table = mt.multi_vs_single(multi, single, study_accuracy={"sex": 0.97}, chance={"sex": 0.5, "emotion": 0.125})
     ax = mt.plot_comparison(table)
     assert ax.get_ylabel() == "test accuracy (%)"
     assert len(ax.patches) == 3 * 2  # multi, single, study bars for two tasks

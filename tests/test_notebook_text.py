@@ -3,7 +3,7 @@
 The course runs on two corpora, the offline synthetic one and the real RAVDESS, and the text of
 a chapter must hold on the data it ran on. So a measured accuracy, a difference in percentage
 points, a run time, or the pitch of the corpus's voices never appears typed in markdown: a code
-cell prints it, from the results, through :mod:`course_utils.phrases`. Hand-written markdown
+cell prints it, from the results, through :mod:`course_utils.course.phrases`. Hand-written markdown
 says only what holds on both corpora.
 
 The lint looks at every markdown cell of ``notebooks/*.ipynb``, sentence by sentence, for the
@@ -28,7 +28,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils import study
+from course_utils.course import study
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -103,10 +103,10 @@ _FORMULA_POINTS = sorted({
 
 #: What may be typed, and why.
 ALLOW = [
-    # the study's published figures (from course_utils.study, not typed again here)
-    Allow(rf"(?:{'|'.join(_study_figures())})\s*%", "the study's published accuracy (course_utils.study)",
+    # the study's published figures (from course_utils.course.study, not typed again here)
+    Allow(rf"(?:{'|'.join(_study_figures())})\s*%", "the study's published accuracy (course_utils.course.study)",
           context=r"stud|paper|Ravenda|Table 1|reported|published"),
-    Allow(r"about chance \(12\.5 %\)|about 20 %", "the study's approximate figures (course_utils.study notes)",
+    Allow(r"about chance \(12\.5 %\)|about 20 %", "the study's approximate figures (course_utils.course.study notes)",
           context=r"stud|paper"),
     Allow(r"1008 / 432 / 432|1008/432/432", "the split the paper prints (study.SPLIT_PRINTED)"),
     Allow(r"1008 / 216 / 216|1008/216/216", "the course's split (study.SPLIT_CORRECT)"),
@@ -194,7 +194,7 @@ def notebook_violations(path: Path) -> list[str]:
 
 
 FIX = ("Fix: print the sentence from a code cell, generated from the measured results with "
-       "course_utils.phrases (pct, points, compare, versus_chance, pitch_gap, spread_vs_binomial), or "
+       "course_utils.course.phrases (pct, points, compare, versus_chance, pitch_gap, spread_vs_binomial), or "
        "reword it so that it holds on both corpora; a fact that is no measurement goes into ALLOW in "
        "tests/test_notebook_text.py with its reason.")
 

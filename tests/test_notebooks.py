@@ -15,7 +15,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils import interactive, results, runner, seeds
+from course_utils.base import jupyter, paths
+from course_utils.course import results
+from course_utils.tools import runner
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = runner.list_notebooks(ROOT / "notebooks")
@@ -28,7 +30,7 @@ CELL_TIMEOUT = 600
 def course_build(tmp_path_factory, synthetic_root):
     """A build folder of its own, so that the tests never touch the project's build/."""
     build = tmp_path_factory.mktemp("build")
-    with seeds.build_dir(build):
+    with paths.use_build_dir(build):
         yield build
 
 
@@ -36,7 +38,7 @@ def _nbval(notebook: Path) -> subprocess.CompletedProcess:
     """Run nbval on one executed notebook in a separate pytest (the project's options off)."""
     cmd = [sys.executable, "-m", "pytest", "--nbval-lax", f"--nbval-cell-timeout={CELL_TIMEOUT}", "-p", "no:cacheprovider", "-o", "addopts=", "-q",
            "--rootdir", str(notebook.parent), str(notebook)]
-    env = {**os.environ, interactive.HEADLESS_ENV: "1"}  # as papermill's kernels: no widgets
+    env = {**os.environ, jupyter.HEADLESS_ENV: "1"}  # as papermill's kernels: no widgets
     return subprocess.run(cmd, capture_output=True, text=True, cwd=notebook.parent, timeout=1200, env=env)
 
 

@@ -1,4 +1,4 @@
-"""Notebook parameters are checked (issue 14, section 1): course_utils.params and every chapter."""
+"""Notebook parameters are checked (issue 14, section 1): course_utils.course.params and every chapter."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import nbformat
 import numpy as np
 import pytest
 
-from course_utils import errors, params
+from course_utils.base import errors
+from course_utils.course import params
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))

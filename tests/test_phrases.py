@@ -1,4 +1,4 @@
-"""Tests of course_utils.phrases: every phrase flips when its numbers do."""
+"""Tests of course_utils.course.phrases: every phrase flips when its numbers do."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from course_utils import phrases, spectrum
+from course_utils.sound import spectrum
+from course_utils.course import phrases
 
 
 def test_binomial_se():

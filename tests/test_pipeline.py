@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from course_utils import pipeline
+from course_utils.learning import pipeline
 
 
 def test_make_dataset_batches_with_channel_axis():

@@ -1,7 +1,7 @@
 import matplotlib.pyplot as plt
 import numpy as np
 
-from course_utils import plots
+from course_utils.sound import plots
 
 from conftest import tone
 

@@ -1,4 +1,4 @@
-"""TensorFlow's C++ start-up notes are hidden, real messages are not (:mod:`course_utils.quiet`)."""
+"""TensorFlow's C++ start-up notes are hidden, real messages are not (:mod:`course_utils.base.quiet`)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils import quiet
+from course_utils.base import quiet
 
 ROOT = Path(__file__).resolve().parents[1]
 #: An import that may load TensorFlow (Keras, or any course module but the parameter check and this one).
 TF_IMPORT = re.compile(r"^\s*(import (keras|tensorflow|tf_keras)|from (keras|tensorflow)|"
-                       r"from course_utils(\.\w+)? import (?!(quiet|params)\b)|import course_utils)")
+                       r"from course_utils(\.\w+)* import (?!(quiet|params)\b)|import course_utils)")
 
 #: What TensorFlow 2.21 wrote on import and at the first look at the devices (CPU machine).
 STARTUP = """\
@@ -73,7 +73,7 @@ def test_a_pipe_reader_of_the_descriptor_keeps_reading(tmp_path):
     script = (
         "import os, sys\n"
         "r, w = os.pipe(); os.dup2(w, 2); os.close(w)\n"
-        "from course_utils import quiet\n"
+        "from course_utils.base import quiet\n"
         f"with quiet.filtered_stderr():\n    os.write(2, {STARTUP.encode()!r})\n"
         "os.write(2, b'after\\n'); os.close(2)\n"
         "sys.stdout.write(os.read(r, 10000).decode())\n"
@@ -85,7 +85,7 @@ def test_a_pipe_reader_of_the_descriptor_keeps_reading(tmp_path):
 
 @pytest.mark.slow
 def test_import_tensorflow_prints_nothing_and_keras_neither():
-    script = "from course_utils import quiet\ntf = quiet.import_tensorflow()\nimport keras\nprint(tf.__name__, keras.__name__)\n"
+    script = "from course_utils.base import quiet\ntf = quiet.import_tensorflow()\nimport keras\nprint(tf.__name__, keras.__name__)\n"
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=300, env=_env())
     assert out.returncode == 0, out.stderr
     assert out.stdout == "tensorflow keras\n" and out.stderr == ""
@@ -108,7 +108,7 @@ def test_a_notebook_cell_that_imports_tensorflow_has_no_stderr_output(tmp_path):
     from nbclient import NotebookClient
 
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("from course_utils import quiet\n\ntf = quiet.import_tensorflow()\nimport keras"),
+    nb.cells = [nbformat.v4.new_code_cell("from course_utils.base import quiet\n\ntf = quiet.import_tensorflow()\nimport keras"),
                 nbformat.v4.new_code_cell("import os, time\nos.write(2, b'a real message\\n'); time.sleep(0.5)")]
     client = NotebookClient(nb, kernel_name="python3", timeout=300, resources={"metadata": {"path": str(tmp_path)}})
     client.execute(env=_env())

@@ -3,7 +3,8 @@ import json
 import numpy as np
 import pytest
 
-from course_utils import results
+from course_utils.learning import diagnosis
+from course_utils.course import results
 
 
 def test_run_save_load_and_markdown(tmp_path):
@@ -93,7 +94,7 @@ def test_load_accuracies_names_a_damaged_file(tmp_path):
 def test_record_scores_keeps_uar_macro_f1_and_fold_spread(tmp_path):
     run = results.NotebookRun("16_x", dataset="synthetic", quick=False, results_dir=tmp_path)
     run.record_scores("emotion", "cnn", "random", {"accuracy": 0.6, "uar": 0.55, "macro_f1": 0.5, "confusion": [[1]]})
-    folds = results.fold_mean([{"accuracy": 0.5, "uar": 0.4, "macro_f1": 0.3}, {"accuracy": 0.7, "uar": 0.6, "macro_f1": 0.5}])
+    folds = diagnosis.fold_mean([{"accuracy": 0.5, "uar": 0.4, "macro_f1": 0.3}, {"accuracy": 0.7, "uar": 0.6, "macro_f1": 0.5}])
     assert folds["n_folds"] == 2 and folds["accuracy"] == pytest.approx(0.6) and folds["uar"] == pytest.approx(0.5)
     assert folds["accuracy_std"] == pytest.approx(0.1414, abs=1e-4) and folds["macro_f1"] == pytest.approx(0.4)
     run.record_scores("emotion", "cnn", "actor_folds", folds)
@@ -103,7 +104,7 @@ def test_record_scores_keeps_uar_macro_f1_and_fold_spread(tmp_path):
     assert acc.loc["actor_folds", "n_folds"] == 2 and acc.loc["actor_folds", "uar_std"] == pytest.approx(0.1414, abs=1e-4)
     assert run.metrics["emotion_cnn_actor_folds_uar"] == pytest.approx(0.5)
     assert run.metrics["emotion_cnn_random_macro_f1"] == 0.5
-    one = results.fold_mean([{"accuracy": 0.5}])
+    one = diagnosis.fold_mean([{"accuracy": 0.5}])
     assert one == {"accuracy": 0.5, "accuracy_std": 0.0, "n_folds": 1}
 
 
@@ -119,7 +120,7 @@ def test_record_accuracy_refuses_bad_extra_scores(tmp_path, kwargs, match):
     with pytest.raises(ValueError, match="need an 'accuracy'"):
         run.record_scores("emotion", "cnn", "random", {"uar": 0.5})
     with pytest.raises(ValueError, match="no folds"):
-        results.fold_mean([])
+        diagnosis.fold_mean([])
 
 
 def test_claims_are_saved_and_checked_against_the_metrics(tmp_path):

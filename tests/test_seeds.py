@@ -1,4 +1,4 @@
-"""course_utils.seeds: seed sweeps (with a fake papermill runner, plus one real run) and the
+"""course_utils.tools.seeds: seed sweeps (with a fake papermill runner, plus one real run) and the
 generated lists of parameters and exercises."""
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ import nbformat
 import pandas as pd
 import pytest
 
-from course_utils import paths, results, runner, seeds
+from course_utils.base import paths
+from course_utils.course import results
+from course_utils.tools import docs, runner, seeds
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -150,7 +152,7 @@ def test_validation_accuracies_are_named_as_results_names_them(tmp_path):
 
 def test_build_dir_restores_an_unset_variable(monkeypatch, tmp_path):
     monkeypatch.delenv("COURSE_BUILD_DIR", raising=False)
-    with seeds.build_dir(tmp_path) as b:
+    with paths.use_build_dir(tmp_path) as b:
         assert b == tmp_path and paths.build_dir() == tmp_path.resolve()
     assert "COURSE_BUILD_DIR" not in os.environ
 
@@ -210,11 +212,11 @@ x, y = 1, 2
 
 
 def test_parse_parameters_reads_names_defaults_and_comments():
-    found = seeds.parse_parameters(CELL)
+    found = docs.parse_parameters(CELL)
     assert [p.name for p in found] == ["dataset", "quick", "seed", "sizes", "rate"]
     by = {p.name: p for p in found}
     assert by["dataset"].default == '"auto"' and by["dataset"].meaning == '"ravdess" | "synthetic"'
-    assert by["quick"].meaning == seeds.COMMON_MEANINGS["quick"]  # no comment: the common meaning
+    assert by["quick"].meaning == docs.COMMON_MEANINGS["quick"]  # no comment: the common meaning
     assert by["sizes"].default == '{"a": 1,\n         "b": 2}' and by["sizes"].meaning == "one size per task"
     assert by["rate"].default == "0.5" and by["rate"].meaning == "an annotated one"
 
@@ -241,13 +243,13 @@ def _params(source: str):
 
 def test_notebook_parameters_and_tables(tmp_path):
     nb = _notebook(tmp_path / "05_x.ipynb", [nbformat.v4.new_markdown_cell("# 5"), _params(CELL)])
-    assert [p.name for p in seeds.notebook_parameters(nb)][:3] == ["dataset", "quick", "seed"]
-    table = seeds.parameter_tables([nb])
+    assert [p.name for p in docs.notebook_parameters(nb)][:3] == ["dataset", "quick", "seed"]
+    table = docs.parameter_tables([nb])
     assert table.startswith("<details><summary><code>05_x</code>: 5 parameters</summary>")
     assert '| `dataset` | `"auto"` | "ravdess" \\| "synthetic" |' in table
     no_params = _notebook(tmp_path / "06_y.ipynb", [nbformat.v4.new_code_cell("x = 1")])
     with pytest.raises(ValueError, match="no cell tagged 'parameters'"):
-        seeds.notebook_parameters(no_params)
+        docs.notebook_parameters(no_params)
 
 
 def test_exercises_in_both_styles(tmp_path):
@@ -258,7 +260,7 @@ def test_exercises_in_both_styles(tmp_path):
         nbformat.v4.new_markdown_cell("## Summary\n\n1. not an exercise either"),
         _solution("print('after the section')"),
     ])
-    found = seeds.exercises(listed)
+    found = docs.exercises(listed)
     assert [(e.number, e.text, e.solution_cells) for e in found] == [
         (1, "**First.** Do this.", (2,)), (2, "Do that.", (3,))]
     one_per_cell = _notebook(tmp_path / "08_cells.ipynb", [
@@ -268,27 +270,27 @@ def test_exercises_in_both_styles(tmp_path):
         _solution("b"), _solution("c"),
         nbformat.v4.new_code_cell("run.save()"),
     ])
-    found = seeds.exercises(one_per_cell)
+    found = docs.exercises(one_per_cell)
     assert [(e.notebook, e.number, e.solution_cells) for e in found] == [("08_cells", 1, (1,)), ("08_cells", 2, (3, 4))]
-    text = seeds.exercise_list([listed, one_per_cell])
+    text = docs.exercise_list([listed, one_per_cell])
     assert text == ("**`01_list`** (2 exercises)\n\n1. **First.** Do this.\n2. Do that.\n\n"
                     "**`08_cells`** (2 exercises)\n\n1. Count them.\n2. Listen.")
-    assert seeds.exercises(_notebook(tmp_path / "02_none.ipynb", [nbformat.v4.new_markdown_cell("## Summary")])) == []
+    assert docs.exercises(_notebook(tmp_path / "02_none.ipynb", [nbformat.v4.new_markdown_cell("## Summary")])) == []
 
 
 def test_generated_blocks_are_replaced_and_checked(tmp_path):
     nb = _notebook(tmp_path / "00_a.ipynb", [_params("dataset = 'auto'  # which data"),
                                              nbformat.v4.new_markdown_cell("## Try it\n\n1. Go.")])
     readme, guide = tmp_path / "README.md", tmp_path / "guide.md"
-    readme.write_text(f"# R\n\n{seeds.marker('parameters')}\nold\n{seeds.marker('parameters', end=True)}\n\nend\n")
-    guide.write_text(f"{seeds.marker('exercises')}\n{seeds.marker('exercises', end=True)}\n")
-    assert seeds.update_docs(readme, guide, [nb]) == [readme, guide]
-    assert seeds.generated_block(readme.read_text(), "parameters") == seeds.parameter_tables([nb])
+    readme.write_text(f"# R\n\n{docs.marker('parameters')}\nold\n{docs.marker('parameters', end=True)}\n\nend\n")
+    guide.write_text(f"{docs.marker('exercises')}\n{docs.marker('exercises', end=True)}\n")
+    assert docs.update_docs(readme, guide, [nb]) == [readme, guide]
+    assert docs.generated_block(readme.read_text(), "parameters") == docs.parameter_tables([nb])
     assert readme.read_text().startswith("# R\n\n") and readme.read_text().endswith("\n\nend\n")
-    assert seeds.generated_block(guide.read_text(), "exercises") == "**`00_a`** (1 exercise)\n\n1. Go."
-    assert seeds.update_docs(readme, guide, [nb]) == []  # up to date: nothing rewritten
+    assert docs.generated_block(guide.read_text(), "exercises") == "**`00_a`** (1 exercise)\n\n1. Go."
+    assert docs.update_docs(readme, guide, [nb]) == []  # up to date: nothing rewritten
     with pytest.raises(ValueError, match="block 'exercises' not found"):
-        seeds.replace_block("no markers here", "exercises", "x")
+        docs.replace_block("no markers here", "exercises", "x")
 
 
 def test_update_docs_defaults_to_the_project_files(monkeypatch, tmp_path):
@@ -296,9 +298,9 @@ def test_update_docs_defaults_to_the_project_files(monkeypatch, tmp_path):
     (tmp_path / "notebooks").mkdir()
     nb = _notebook(tmp_path / "notebooks" / "00_a.ipynb",
                    [_params("seed = 0"), nbformat.v4.new_markdown_cell("## Try it\n\n1. Go.")])
-    (tmp_path / "README.md").write_text(f"{seeds.marker('parameters')}\n{seeds.marker('parameters', end=True)}\n")
-    (tmp_path / "docs" / "instructors.md").write_text(f"{seeds.marker('exercises')}\n{seeds.marker('exercises', end=True)}\n")
+    (tmp_path / "README.md").write_text(f"{docs.marker('parameters')}\n{docs.marker('parameters', end=True)}\n")
+    (tmp_path / "docs" / "instructors.md").write_text(f"{docs.marker('exercises')}\n{docs.marker('exercises', end=True)}\n")
     monkeypatch.setenv("COURSE_ROOT", str(tmp_path))
     monkeypatch.setattr(runner, "list_notebooks", lambda: [nb])
-    assert seeds.update_docs() == [tmp_path / "README.md", tmp_path / "docs" / "instructors.md"]
+    assert docs.update_docs() == [tmp_path / "README.md", tmp_path / "docs" / "instructors.md"]
     assert "| `seed` | `0` | the seed of every random choice |" in (tmp_path / "README.md").read_text()

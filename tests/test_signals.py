@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from IPython.display import Audio
 
-from course_utils import audio, plots, signals
+from course_utils.data import audio
+from course_utils.sound import plots, signals, spectrum
 
 from conftest import tone as padded_tone
 
@@ -134,7 +135,7 @@ def test_quantization_table_matches_the_formula_at_many_bits():
 
 
 def test_alias_table_formula_agrees_with_the_spectrum():
-    table = signals.alias_table([(440, 8000), (3000, 4000), (9000, 8000)], duration=1.0)
+    table = spectrum.alias_table([(440, 8000), (3000, 4000), (9000, 8000)], duration=1.0)
     assert (table["alias by formula (Hz)"] == table["FFT peak (Hz)"]).all()
     assert table["above Nyquist"].tolist() == ["no", "yes", "yes"]
 

@@ -1,4 +1,4 @@
-"""The course website (:mod:`course_utils.site`): its sources, its build, and a look at it.
+"""The course website (:mod:`course_utils.tools.site`): its sources, its build, and a look at it.
 
 Fast tests build the sources from small notebooks written here and drive the build with a
 stand-in for Jupyter Book. The end-to-end tests execute two chapters (00 and 03, quick mode,
@@ -31,7 +31,9 @@ from conftest import needs_chromium
 import yaml
 from PIL import Image
 
-from course_utils import cli, results, runner, seeds, site
+from course_utils.base import paths
+from course_utils.course import results
+from course_utils.tools import cli, runner, site
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "build" / "site-screenshots"
@@ -508,7 +510,7 @@ def built_site(tmp_path_factory, request):
         _needs(str(err), False)
     request.getfixturevalue("synthetic_root")  # the offline corpus, only once the tools are there
     build = tmp_path_factory.mktemp("site-build")
-    with seeds.build_dir(build):
+    with paths.use_build_dir(build):
         for name in ("00_getting_the_data", "03_spectrogram"):
             runner.run_notebook(ROOT / "notebooks" / f"{name}.ipynb", build / "executed",
                                 {"dataset": "synthetic", "quick": True}, progress=False, timeout=600)

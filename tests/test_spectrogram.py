@@ -1,4 +1,4 @@
-"""course_utils.spectrogram: the STFT by hand equals librosa's, resolution numbers, test
+"""course_utils.sound.spectrogram: the STFT by hand equals librosa's, resolution numbers, test
 signals, the speech region labels, and the figures of notebook 03."""
 
 from __future__ import annotations
@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from course_utils import audio, interactive
-from course_utils import spectrogram as sg
+from course_utils.base import jupyter
+from course_utils.data import audio
+from course_utils.sound import spectrogram as sg
 
 SR = 22050
 
@@ -139,7 +140,7 @@ def test_region_summary_and_table(tmp_path, monkeypatch, capsys):
     path = tmp_path / "03-01-01-01-02-01-01.wav"
     audio.write_wav_atomic(path, y, SR)
     meta = pd.DataFrame({"path": [str(path)], "filename": [path.name], "actor": [1], "statement": [2]})
-    monkeypatch.setenv(interactive.HEADLESS_ENV, "1")
+    monkeypatch.setenv(jupyter.HEADLESS_ENV, "1")
     capsys.readouterr()
     table = sg.regions_table(meta)
     err = capsys.readouterr().err  # a bar over the clips

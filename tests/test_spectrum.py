@@ -3,7 +3,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from course_utils import audio, eda, interactive, signals, spectrum
+from course_utils.base import jupyter
+from course_utils.data import audio
+from course_utils.sound import eda, signals, spectrum
 
 SR = 16_000
 
@@ -129,7 +131,7 @@ def test_at_search_edge_flags_the_floor_and_the_ceiling_only():
 
 
 def test_f0_summary_pools_files_per_group(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv(interactive.HEADLESS_ENV, "1")
+    monkeypatch.setenv(jupyter.HEADLESS_ENV, "1")
     paths = []
     for i, f0 in enumerate((110.0, 112.0, 220.0)):
         paths.append(audio.write_wav_atomic(tmp_path / f"{i}.wav", voice_like(f0, seconds=0.4, pad=0.1), SR))

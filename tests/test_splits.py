@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from course_utils import metadata as md
-from course_utils import splits
+from course_utils.data import metadata as md
+from course_utils.data import splits
 
 
 @pytest.fixture(scope="module")

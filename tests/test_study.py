@@ -1,11 +1,11 @@
-"""Tests of course_utils.study: the study's numbers as data."""
+"""Tests of course_utils.course.study: the study's numbers as data."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from course_utils import study
+from course_utils.course import study
 
 
 def test_results_table_holds_the_papers_numbers():

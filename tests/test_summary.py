@@ -1,10 +1,11 @@
-"""course_utils.summary: the course's accuracies next to the baseline, the study and chance."""
+"""course_utils.course.summary: the course's accuracies next to the baseline, the study and chance."""
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import pytest
 
-from course_utils import results, summary
+from course_utils.course import results, study, summary
 
 
 def _write(tmp_path, notebook, dataset, mode, accs, seconds_metric=1.0):
@@ -39,8 +40,8 @@ def test_study_model(model, family):
     assert summary.study_model(model) == family
 
 
-def test_comparison_table(results_dir):
-    table = summary.comparison_table(results.load_accuracies(results_dir))
+def test_accuracy_table(results_dir):
+    table = summary.accuracy_table(results.load_accuracies(results_dir))
     row = lambda nb, model, protocol, split="test": table[(table["notebook"] == nb) & (table["model"] == model)
                                                           & (table["protocol"] == protocol) & (table["split"] == split)].iloc[0]
     cnn = row("09_cnn_multiclass", "cnn", "random")
@@ -72,7 +73,7 @@ def test_provenance_and_run_table(results_dir):
 
 
 def test_plots(results_dir):
-    table = summary.comparison_table(results.load_accuracies(results_dir))
+    table = summary.accuracy_table(results.load_accuracies(results_dir))
     fig = summary.plot_accuracies(table, "random")
     titles = [ax.get_title(loc="left") for ax in fig.axes]
     assert titles == ["sex (chance 50.0 %, dashed)", "emotion (chance 12.5 %, dashed)"]
@@ -104,7 +105,7 @@ def test_headline_ranks_emotion_by_uar_and_sets_the_baseline_of_the_same_protoco
     _write(tmp_path, "08_cnn_binary", "ravdess", "full", [("sex", "cnn", "random", 0.97), ("sex", "cnn", "actors", 0.93)])
     # chapter 17 trains the baseline again: a baseline, not the course's best model, even where it scores highest
     _write(tmp_path, "17_new_voices", "ravdess", "full", [("emotion", "svm_all", "actor_folds", 0.5, {"uar": 0.50, "n_folds": 6})])
-    table = summary.comparison_table(results.load_accuracies(tmp_path))
+    table = summary.accuracy_table(results.load_accuracies(tmp_path))
     head = summary.headline_table(table).set_index(["task", "protocol"])
     assert list(head.columns) == summary.HEADLINE_COLUMNS[2:]
     emo = head.loc[("emotion", "random")]
@@ -138,12 +139,12 @@ def test_write_results_markdown_needs_results(tmp_path):
 
 
 def test_headline_comparisons_call_a_difference_within_its_standard_error_level(tmp_path):
-    from course_utils import phrases
+    from course_utils.course import phrases
 
     def head(ours, base, n_ours=72, n_base=72):
         _write(tmp_path, "07_classical_baseline", "ravdess", "full", [("sex", "logreg", "random", base, {"n_test": n_base})])
         _write(tmp_path, "08_cnn_binary", "ravdess", "full", [("sex", "cnn", "random", ours, {"n_test": n_ours})])
-        return summary.headline_table(summary.comparison_table(results.load_accuracies(tmp_path)))
+        return summary.headline_table(summary.accuracy_table(results.load_accuracies(tmp_path)))
 
     (label, kw), (study_label, study_kw) = summary.headline_comparisons(head(65 / 72, 66 / 72))
     assert label == "sex, random (accuracy)" and kw["b_name"] == "the baseline (logreg)" and kw["a_name"] == "cnn (ch. 08)"
@@ -155,5 +156,34 @@ def test_headline_comparisons_call_a_difference_within_its_standard_error_level(
     assert "is behind the baseline (logreg)" in phrases.compare(**kw)
     # a results file without clip counts (written before they were recorded): no standard error
     _write(tmp_path, "08_cnn_binary", "ravdess", "full", [("sex", "cnn", "random", 0.9)])
-    (_, kw), (_, study_kw) = summary.headline_comparisons(summary.headline_table(summary.comparison_table(results.load_accuracies(tmp_path))))
+    (_, kw), (_, study_kw) = summary.headline_comparisons(summary.headline_table(summary.accuracy_table(results.load_accuracies(tmp_path))))
     assert "se" not in kw and "se" not in study_kw
+
+
+def test_chapter_table_puts_a_chapter_beside_the_others_the_study_and_chance():
+    ours = pd.DataFrame({"model": ["vgg16_random_init"], "protocol": ["random"], "accuracy": [0.3]})
+    others = pd.DataFrame([
+        {"notebook": "07_classical_baseline", "task": "emotion", "model": "svm", "protocol": "random",
+         "accuracy": 0.8, "split": "test", "dataset": "synthetic", "mode": "full"},
+        {"notebook": "07_classical_baseline", "task": "sex", "model": "svm", "protocol": "random",
+         "accuracy": 1.0, "split": "test", "dataset": "synthetic", "mode": "full"},
+        {"notebook": "09_cnn_multiclass", "task": "emotion", "model": "cnn", "protocol": "random",
+         "accuracy": 0.5, "split": "test", "dataset": "ravdess", "mode": "full"},
+        {"notebook": "11_transfer_vgg16", "task": "emotion", "model": "vgg16_random_init", "protocol": "random",
+         "accuracy": 0.2, "split": "test", "dataset": "synthetic", "mode": "quick"},
+    ])
+    table = summary.chapter_table(ours, others, dataset="synthetic", exclude_notebook="11_transfer_vgg16")
+    assert list(table.columns) == ["source", "model", "protocol", "accuracy", "vs chance"]
+    assert table["source"].iloc[0] == "this chapter"
+    assert "07_classical_baseline (full)" in set(table["source"])
+    assert "09_cnn_multiclass (full)" not in set(table["source"])  # other dataset
+    assert (table["model"] == "svm").sum() == 1  # emotion only
+    assert len(table[table["source"].str.startswith("11_")]) == 0
+    paper = table[table["source"] == "study (paper)"]
+    assert set(paper["model"]) == set(study.results_table().query("task == 'emotion'")["model"])
+    assert "random (validation)" in set(paper["protocol"])
+    chance = table[table["source"] == "chance"]
+    assert chance["accuracy"].iloc[0] == pytest.approx(0.125) and chance["vs chance"].iloc[0] == 0
+    alone = summary.chapter_table(ours, None)
+    assert set(alone["source"]) == {"this chapter", "study (paper)", "chance"}
+    assert len(summary.chapter_table(ours, others.iloc[:0])) == len(alone)

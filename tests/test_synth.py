@@ -1,4 +1,4 @@
-"""Tests of course_utils.synth: the offline RAVDESS-compatible corpus (espeak-ng voices)."""
+"""Tests of course_utils.data.synth: the offline RAVDESS-compatible corpus (espeak-ng voices)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from course_utils import audio, metadata, synth
+from course_utils.data import audio, metadata, synth
 
 SUBSET = [1, 2]  # one male, one female actor
 
@@ -250,7 +250,7 @@ def test_second_engine_in_same_process_is_refused():
 
 def test_bad_espeak_data_path_gives_clear_error():
     # in a fresh process: initialising the library twice in this one is not allowed
-    code = "from course_utils.synth import Espeak\nEspeak('/nonexistent/espeak')"
+    code = "from course_utils.data.synth import Espeak\nEspeak('/nonexistent/espeak')"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert run.returncode != 0
     assert "could not be initialised" in run.stderr and "Fix" in run.stderr

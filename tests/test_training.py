@@ -1,4 +1,4 @@
-"""Tests of course_utils.training: seeded fit with best-weight restore, evaluate, plots."""
+"""Tests of course_utils.learning.training: seeded fit with best-weight restore, evaluate, plots."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from course_utils import interactive, models, pipeline, training  # noqa: E402
+from course_utils.base import jupyter  # noqa: E402
+from course_utils.learning import models, pipeline, training
 
 EPOCHS = 8
 
@@ -86,7 +87,7 @@ def test_fit_is_deterministic(trained):
 
 
 def test_fit_headless_bar_is_one_line_on_stderr_and_changes_nothing(trained, monkeypatch, capsys):
-    monkeypatch.setenv(interactive.HEADLESS_ENV, "1")
+    monkeypatch.setenv(jupyter.HEADLESS_ENV, "1")
     model, hist, _ = trained
     capsys.readouterr()
     shown_model, shown, _ = train(seed=0, progress=True)

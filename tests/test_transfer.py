@@ -1,4 +1,4 @@
-"""Tests of course_utils.transfer (chapter 11): weights, preprocessing, frozen layers, the split."""
+"""Tests of course_utils.learning.transfer (chapter 11): weights, preprocessing, frozen layers, the split."""
 
 from __future__ import annotations
 
@@ -6,10 +6,9 @@ import warnings
 
 import keras
 import numpy as np
-import pandas as pd
 import pytest
 
-from course_utils import models, study, transfer
+from course_utils.learning import models, transfer
 
 SIDE = 32  # small inputs keep VGG16 fast
 
@@ -279,32 +278,3 @@ def test_plot_feature_maps(vgg, images):
     assert axes[2].get_xlabel() == "time (frame)" and axes[0].get_ylabel() == "Mel band (row)"
     with pytest.raises(ValueError, match="not layers"):
         transfer.plot_feature_maps(vgg, images[0], layers=("block9_conv1",))
-
-
-def test_comparison_table():
-    ours = pd.DataFrame({"model": ["vgg16_random_init"], "protocol": ["random"], "accuracy": [0.3]})
-    others = pd.DataFrame([
-        {"notebook": "07_classical_baseline", "task": "emotion", "model": "svm", "protocol": "random",
-         "accuracy": 0.8, "split": "test", "dataset": "synthetic", "mode": "full"},
-        {"notebook": "07_classical_baseline", "task": "sex", "model": "svm", "protocol": "random",
-         "accuracy": 1.0, "split": "test", "dataset": "synthetic", "mode": "full"},
-        {"notebook": "09_cnn_multiclass", "task": "emotion", "model": "cnn", "protocol": "random",
-         "accuracy": 0.5, "split": "test", "dataset": "ravdess", "mode": "full"},
-        {"notebook": "11_transfer_vgg16", "task": "emotion", "model": "vgg16_random_init", "protocol": "random",
-         "accuracy": 0.2, "split": "test", "dataset": "synthetic", "mode": "quick"},
-    ])
-    table = transfer.comparison_table(ours, others, dataset="synthetic", exclude_notebook="11_transfer_vgg16")
-    assert list(table.columns) == ["source", "model", "protocol", "accuracy", "vs chance"]
-    assert table["source"].iloc[0] == "this chapter"
-    assert "07_classical_baseline (full)" in set(table["source"])
-    assert "09_cnn_multiclass (full)" not in set(table["source"])  # other dataset
-    assert (table["model"] == "svm").sum() == 1  # emotion only
-    assert len(table[table["source"].str.startswith("11_")]) == 0
-    paper = table[table["source"] == "study (paper)"]
-    assert set(paper["model"]) == set(study.results_table().query("task == 'emotion'")["model"])
-    assert "random (validation)" in set(paper["protocol"])
-    chance = table[table["source"] == "chance"]
-    assert chance["accuracy"].iloc[0] == pytest.approx(0.125) and chance["vs chance"].iloc[0] == 0
-    alone = transfer.comparison_table(ours, None)
-    assert set(alone["source"]) == {"this chapter", "study (paper)", "chance"}
-    assert len(transfer.comparison_table(ours, others.iloc[:0])) == len(alone)

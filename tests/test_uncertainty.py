@@ -1,4 +1,4 @@
-"""Tests of course_utils.uncertainty (chapter 15): measures by hand, models on tiny inputs."""
+"""Tests of course_utils.learning.uncertainty (chapter 15): measures by hand, models on tiny inputs."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from course_utils import interactive, models, uncertainty as U  # noqa: E402
+from course_utils.base import jupyter  # noqa: E402
+from course_utils.learning import models, uncertainty as U
 
 
 # --------------------------------------------------------------------------- measures
@@ -122,7 +123,7 @@ def test_figures_are_labelled():
 # --------------------------------------------------------------------------- models
 
 def test_mc_dropout_samples_vary_but_repeat_with_the_seed(monkeypatch, capsys):
-    monkeypatch.setenv(interactive.HEADLESS_ENV, "1")
+    monkeypatch.setenv(jupyter.HEADLESS_ENV, "1")
     model = U.dropout_cnn((12, 12, 1), n_classes=3, filters=(4,), dense_units=8, seed=0)
     x = np.random.default_rng(0).random((5, 12, 12)).astype("float32")
     capsys.readouterr()
@@ -147,7 +148,7 @@ def test_mc_dropout_samples_vary_but_repeat_with_the_seed(monkeypatch, capsys):
 
 
 def test_bayes_cnn_trains_with_the_scaled_kl_and_samples_reproducibly(monkeypatch, capsys):
-    monkeypatch.setenv(interactive.HEADLESS_ENV, "1")
+    monkeypatch.setenv(jupyter.HEADLESS_ENV, "1")
     rng = np.random.default_rng(0)
     x = rng.random((24, 12, 12)).astype("float32")
     y = rng.integers(0, 3, 24)

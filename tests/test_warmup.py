@@ -22,8 +22,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from course_utils import audio, baseline, cli, datasets, eda, features, metadata, paths, warmup
-from course_utils import waveform_nets as wn
+from course_utils.base import paths
+from course_utils.data import audio, datasets, metadata
+from course_utils.sound import eda, features
+from course_utils.learning import baseline
+from course_utils.tools import cli, warmup
+from course_utils.learning import waveform_nets as wn
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))

@@ -1,4 +1,4 @@
-"""Tests of course_utils.waveform_nets (chapter 14): the in-memory corpus and its cache, M5,
+"""Tests of course_utils.learning.waveform_nets (chapter 14): the in-memory corpus and its cache, M5,
 SampleCNN and the compact log-Mel CNN, receptive fields, costs and first-layer filters."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from course_utils import audio
-from course_utils import waveform_nets as wn
+from course_utils.data import audio
+from course_utils.learning import waveform_nets as wn
 
 SR = 8000
 
@@ -198,7 +198,7 @@ def test_plots_have_units():
 
 
 def test_log_mel_images_follow_the_course_recipe():
-    from course_utils import features
+    from course_utils.sound import features
 
     rng = np.random.default_rng(1)
     x = (rng.normal(size=(2, 4000)) * np.linspace(0, 1, 4000)).astype(np.float32)
@@ -212,7 +212,7 @@ def test_loading_audio_does_not_start_tensorflow():
     import subprocess
     import sys
 
-    code = "import sys, course_utils.waveform_nets; print('tensorflow' in sys.modules or 'keras' in sys.modules)"
+    code = "import sys, course_utils.learning.waveform_nets; print('tensorflow' in sys.modules or 'keras' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
