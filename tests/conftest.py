@@ -121,7 +121,7 @@ def wav_meta(tmp_path):
 def needs_chromium(what: str, ok, *, test: str) -> None:
     """Skip ``test`` (a few words: which browser test) when ``ok`` is false, saying ``what`` is
     missing; fail instead when ``COURSE_REQUIRE_CHROMIUM=1`` (set by ``.ci/run``), so that CI
-    never skips a browser test silently. Used by ``test_site.py`` and ``test_lab.py``."""
+    never skips a browser test silently. Used by ``test_site.py`` and ``test_lab.py`` (the browser itself: ``tests/headless_chromium.py``)."""
     if not ok:
         message = f"{test} in headless Chromium skipped: {what}"
         if os.environ.get("COURSE_REQUIRE_CHROMIUM") == "1":

@@ -260,7 +260,7 @@ def test_augmented_images_shape_cache_and_reproducibility(wav_meta, tmp_path, mo
     assert not np.array_equal(copies[0], copies[1])
     original = features.compute_images(wav_meta, cfg, dataset="t", cache_dir=tmp_path, n_jobs=1, progress=False)
     assert not np.allclose(copies[0].astype("float32"), original, atol=1e-3)
-    target = augment.augmented_cache_path(wav_meta, cfg, settings, 2, 0, "t", tmp_path)
+    target = augment.cache_path(wav_meta, cfg, settings, 2, 0, "t", tmp_path)
     assert target.exists() and target.name.startswith("wavaug-t-")
 
     def boom(*args, **kwargs):
@@ -271,9 +271,9 @@ def test_augmented_images_shape_cache_and_reproducibility(wav_meta, tmp_path, mo
                                      cache_dir=tmp_path, n_jobs=1, progress=False)
     np.testing.assert_array_equal(again, copies)
     # other settings, seed or number of copies: another cache entry
-    other = {augment.augmented_cache_path(wav_meta, cfg, augment.WaveformAugmentation(), 2, 0, "t", tmp_path),
-             augment.augmented_cache_path(wav_meta, cfg, settings, 2, 1, "t", tmp_path),
-             augment.augmented_cache_path(wav_meta, cfg, settings, 1, 0, "t", tmp_path)}
+    other = {augment.cache_path(wav_meta, cfg, augment.WaveformAugmentation(), 2, 0, "t", tmp_path),
+             augment.cache_path(wav_meta, cfg, settings, 2, 1, "t", tmp_path),
+             augment.cache_path(wav_meta, cfg, settings, 1, 0, "t", tmp_path)}
     assert target not in other and len(other) == 3
     with pytest.raises(ValueError, match="copies"):
         augment.augmented_images(wav_meta, cfg, settings, copies=0, cache_dir=tmp_path)

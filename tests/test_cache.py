@@ -58,7 +58,7 @@ CACHES = {
     "log-Mel images": (lambda m, d: features.compute_images(m, SMALL, dataset="t", cache_dir=d, n_jobs=1, progress=False),
                        lambda m, d: features.cache_path(m, SMALL, "t", d)),
     "acoustics": (lambda m, d: eda.acoustic_table(m, dataset="t", cache_dir=d, n_jobs=1, progress=False),
-                  lambda m, d: eda.acoustics_cache_path(m, eda.AcousticConfig(), "t", d)),
+                  lambda m, d: eda.cache_path(m, eda.AcousticConfig(), "t", d)),
     "clip statistics": (lambda m, d: baseline.cached_features(m, cache_dir=d, n_jobs=1),
                         lambda m, d: next(d.glob("baseline-*.npz"))),
     "trimmed durations": (lambda m, d: audio.trimmed_durations(m, cache_dir=d, n_jobs=1, progress=False),
@@ -69,7 +69,7 @@ CACHES = {
     "frozen features": (lambda m, d: _frozen(m, d), lambda m, d: next(d.glob("frozen-*.npz"))),
     "waveforms": (lambda m, d: waveform_nets.load_waveforms(m, sr=8000, n_samples=2187, dataset="t", cache_dir=d, n_jobs=1,
                                                             progress=False),
-                  lambda m, d: waveform_nets.waveform_cache_path(m, sr=8000, n_samples=2187, dataset="t", cache_dir=d)),
+                  lambda m, d: waveform_nets.cache_path(m, sr=8000, n_samples=2187, dataset="t", cache_dir=d)),
 }
 
 
@@ -235,3 +235,40 @@ def test_a_killed_corpus_generation_leaves_nothing_behind(tmp_path):
     victim.unlink()  # the file the killed run was writing
     synth.generate_corpus(dest, actors=[1], progress=False)
     assert victim.exists() and not left.exists()
+
+
+def test_replace_dir_puts_the_old_folder_back_when_the_rename_fails(tmp_path, monkeypatch):
+    new, target = tmp_path / "new", tmp_path / "site"
+    new.mkdir(), target.mkdir()
+    (target / "index.html").write_text("old")
+    real_rename = os.replace
+
+    def rename(src, dst):
+        if Path(src) == new:
+            raise OSError("disk full")
+        real_rename(src, dst)
+
+    monkeypatch.setattr(atomic.os, "replace", rename)
+    with pytest.raises(OSError, match="disk full"):
+        atomic.replace_dir(new, target)
+    assert (target / "index.html").read_text() == "old" and new.is_dir()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".old")]  # the aside copy is gone
+    monkeypatch.setattr(atomic.os, "replace", real_rename)
+    atomic.replace_dir(new, tmp_path / "fresh")  # no old folder to move away
+    assert (tmp_path / "fresh").is_dir() and not new.exists()
+
+
+def test_entry_path_names_an_entry_by_kind_fingerprint_and_count(wav_meta, tmp_path):
+    """One naming for every per-clip cache: the kind, a fingerprint of the files and the recipe, the
+    count. The names are those the course has always used, so caches warmed before stay valid."""
+    from course_utils.base import paths
+
+    files = wav_meta["path"]
+    fp = paths.files_fingerprint(files, 22_050, 30.0)
+    assert cache.entry_path("trim", files, 22_050, 30.0, suffix=".csv", cache_dir=tmp_path) == tmp_path / f"trim-{fp}-3.csv"
+    assert cache.entry_path("wavaug-t-abc", files, 1, count="2x3", cache_dir=tmp_path).name.endswith("-2x3.npz")
+    assert cache.entry_path("trim", files, 22_050, 30.0).parent == paths.cache_dir()
+    assert cache.entry_path("trim", files[:2], 22_050, 30.0) != cache.entry_path("trim", files, 22_050, 30.0)
+    assert cache.entry_path("trim", files, 22_050, 20.0) != cache.entry_path("trim", files, 22_050, 30.0)
+    cfg = features.FeatureConfig()
+    assert features.cache_path(wav_meta, cfg, "t", tmp_path) == tmp_path / f"logmel-t-{cfg.key()}-{paths.files_fingerprint(files)}-3.npz"

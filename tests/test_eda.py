@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from course_utils.data import audio, metadata
-from course_utils.sound import eda
+from course_utils.sound import eda, spectrum
 from course_utils.data import cache as cache_mod
 from course_utils.sound.features import FeatureConfig
 
@@ -105,7 +105,9 @@ def test_clip_acoustics_lower_tone_lower_f0_quieter_lower_level():
 
 
 def test_clip_acoustics_without_voiced_frames_gives_nan(monkeypatch, padded_tone):
-    monkeypatch.setattr(eda, "f0_track", lambda y, sr, config: (np.full(10, np.nan), np.zeros(10, dtype=bool)))
+    silent = spectrum.F0Track(times=np.zeros(10), f0=np.full(10, np.nan), voiced=np.zeros(10, dtype=bool),
+                              voiced_prob=np.zeros(10), sr=SR, hop_length=512)
+    monkeypatch.setattr(spectrum, "track_f0", lambda *args, **kwargs: silent)
     m = eda.clip_acoustics(padded_tone, SR)
     assert np.isnan(m["f0_median_hz"]) and np.isnan(m["f0_range_st"]) and m["voiced_fraction"] == 0.0
     assert m["rms_dbfs"] < 0  # the rest is still measured
@@ -136,7 +138,7 @@ def test_acoustic_table_is_cached_atomically(small_meta, tmp_path, monkeypatch):
     assert first["f0_median_hz"].between(190, 240).all()  # the fixture's tones: 200, 210, 220 Hz
     files = list(cache.iterdir())
     assert len(files) == 1 and files[0].suffix == ".csv" and not files[0].name.startswith(".")
-    assert files[0] == eda.acoustics_cache_path(small_meta, eda.AcousticConfig(), "t", cache)
+    assert files[0] == eda.cache_path(small_meta, eda.AcousticConfig(), "t", cache)
 
     def boom(*args, **kwargs):
         raise AssertionError("measured again although cached")
@@ -151,7 +153,7 @@ def test_acoustic_table_is_cached_atomically(small_meta, tmp_path, monkeypatch):
 
 def test_acoustic_table_ignores_a_stale_or_damaged_cache(small_meta, tmp_path):
     cache = tmp_path / "cache"
-    target = eda.acoustics_cache_path(small_meta, eda.AcousticConfig(), "t", cache)
+    target = eda.cache_path(small_meta, eda.AcousticConfig(), "t", cache)
     cache.mkdir()
     target.write_text("filename,duration_s\nother.wav,1.0\n")
     table = eda.acoustic_table(small_meta, dataset="t", cache_dir=cache, n_jobs=1, progress=False)
@@ -285,14 +287,6 @@ def test_duration_and_f0_figures(fake_table):
     fig = eda.plot_f0(fake_table)
     assert "semitones" in fig.axes[1].get_ylabel() and fig.axes[0].get_yscale() == "log"
 
-
-def test_mel_ticks_are_increasing():
-    cfg = FeatureConfig(image_size=(128, 128))
-    pos, labels = eda.mel_ticks(cfg, 128)
-    assert np.all(np.diff(pos) > 0) and labels[0] == "125" and labels[-1] == "8k"
-    assert 0 < pos[0] < pos[-1] < 128
-    half = eda.mel_ticks(cfg, 64)[0]
-    np.testing.assert_allclose(half, pos / 2)
 
 
 def test_image_figures():

@@ -73,7 +73,7 @@ def test_compact_cnn_shape_parameters_and_band_standardisation():
     assert counts["non_trainable"] == 2 * (16 + 32 + 64 + 128) * 2  # moving mean and variance of every BN
     assert model.output_shape == (None, 8)
     x = np.random.default_rng(0).random((3, 16, 12)).astype("float32")
-    mean, var = en.band_statistics(x)
+    mean, var = en.band_standardisation(x)
     assert mean.shape == (16,) and np.allclose(mean, x.mean(axis=(0, 2)), atol=1e-6)
     small = en.compact_cnn((16, 12, 1), 5, (4,), band_stats=(mean, var), seed=0)
     out = np.asarray(small(x[..., None], training=False))
@@ -93,7 +93,7 @@ def test_compact_cnn_rejects_bad_arguments():
     with pytest.raises(ValueError, match="one per Mel band"):
         en.compact_cnn((8, 8, 1), 3, (4,), band_stats=(np.zeros(5), np.ones(5)))
     with pytest.raises(ValueError, match="shape"):
-        en.band_statistics(np.zeros((2, 3)))
+        en.band_standardisation(np.zeros((2, 3)))
 
 
 def test_study_emotion_parameters_match_keras():

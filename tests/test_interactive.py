@@ -415,7 +415,7 @@ def test_plot_prediction_labels_percentages_prediction_and_truth():
     assert bars.get_title() == "predicted class: angry (70.0 %): wrong, it is sad" and bars.get_ylabel() == "class"
     assert "70.0 %" in [t.get_text() for t in bars.texts]
     assert image_ax.get_xlabel() == "time (s)" and image_ax.get_ylabel() == "frequency (Hz, Mel axis)"
-    assert "1,000" in [t.get_text() for t in image_ax.get_yticklabels()]
+    assert "1k" in [t.get_text() for t in image_ax.get_yticklabels()]  # plots.mel_ticks, as every log-Mel figure
     plain = classify.plot_prediction(np.zeros((8, 8)), proba, true_label="angry", title="a clip", class_label="emotion")
     assert plain.axes[0].get_ylabel() == "Mel band" and plain.axes[1].get_title() == "predicted emotion: angry (70.0 %): right"
     assert plain.axes[1].get_ylabel() == "emotion"

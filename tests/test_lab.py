@@ -38,11 +38,11 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import headless_chromium
 from conftest import needs_chromium
 
 from course_utils.base import jupyter
 from course_utils.tools import lab as lab_settings
-from course_utils.tools import site
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "build" / "lab-screenshots"
@@ -145,7 +145,7 @@ def _quick_copy(name: str, folder: Path, **values) -> Path:
 
 @pytest.fixture(scope="module")
 def browser():
-    chromium = site.find_chromium()
+    chromium = headless_chromium.find_chromium()
     _needs("Chromium not found. Fix (Debian/Ubuntu): apt-get install chromium", chromium)
     try:
         from playwright.sync_api import sync_playwright

@@ -154,3 +154,41 @@ def test_the_check_finds_each_kind_of_problem(tmp_path, files, expected):
         (package / layer / "__init__.py").write_text("")
     found = problems(package)
     assert any(expected in line for line in found), found
+
+
+def test_every_cross_reference_in_the_docstrings_names_something_that_exists():
+    """``:func:`x``` and friends name a helper of the same module or a full dotted path; after a
+    helper moved, a stale reference would send a student looking for nothing."""
+    import importlib
+    import re
+
+    stale = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        name = module_name(path, PACKAGE)
+        if name.endswith("__main__"):
+            continue
+        source = path.read_text()
+        tree = ast.parse(source)
+        local = {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+        local |= {t.id for n in tree.body if isinstance(n, (ast.Assign, ast.AnnAssign))
+                  for t in (n.targets if isinstance(n, ast.Assign) else [n.target]) if isinstance(t, ast.Name)}
+        for ref in re.findall(r":(?:func|class|data|meth|mod):`~?([\w.]+)`", source):
+            if "." not in ref:
+                if ref not in local:
+                    stale.append(f"{name}: {ref}")
+                continue
+            if not ref.startswith("course_utils"):
+                continue
+            parts = ref.split(".")
+            for k in range(len(parts), 0, -1):
+                try:
+                    obj = importlib.import_module(".".join(parts[:k]))
+                    break
+                except ImportError:
+                    continue
+            try:
+                for attr in parts[k:]:
+                    obj = getattr(obj, attr)
+            except AttributeError:
+                stale.append(f"{name}: {ref}")
+    assert stale == []

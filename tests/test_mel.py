@@ -88,7 +88,7 @@ def test_mel_spectrogram_is_filterbank_times_power():
     M = ml.mel_spectrogram(y, SR, n_fft=1024, hop_length=256, n_mels=64)
     by_hand = ml.filterbank(SR, 1024, 64) @ np.abs(librosa.stft(y, n_fft=1024, hop_length=256)) ** 2
     assert M.shape == by_hand.shape and np.allclose(M, by_hand, rtol=1e-4, atol=1e-6 * M.max())
-    S_db = ml.log_mel(y, SR, n_fft=1024, hop_length=256, n_mels=64)
+    S_db = features.log_mel(y, SR, features.FeatureConfig(n_fft=1024, hop_length=256, n_mels=64))
     assert S_db.max() == pytest.approx(0.0) and S_db.min() >= -80 - 1e-4
 
 
@@ -133,7 +133,7 @@ def test_voice_table_is_cached_and_a_rerun_measures_nothing(tmp_path, monkeypatc
     cache = tmp_path / "cache"
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
     first = ml.voice_table(meta, progress=False)  # default: the course's cache folder
-    target = ml.voice_cache_path(meta)
+    target = ml.cache_path(meta)
     assert target.exists() and target.parent == tmp_path / "data" / "cache" and target.name.startswith("voices-")
     assert not [p for p in target.parent.iterdir() if p.name.startswith(".")]  # written atomically: no leftovers
     calls = []
@@ -144,11 +144,11 @@ def test_voice_table_is_cached_and_a_rerun_measures_nothing(tmp_path, monkeypatc
     pd.testing.assert_frame_equal(again, first)  # the same numbers, exactly
     assert list(first.columns) == ["actor", "sex", "hf_share", "centroid_hz", "f0_hz"]
     # another subset, another cut-off or a replaced file: another entry
-    assert ml.voice_cache_path(meta.iloc[:2]) != target
-    assert ml.voice_cache_path(meta, cutoff_hz=3000) != target
-    assert ml.voice_cache_path(meta, cache_dir=cache).parent == cache
+    assert ml.cache_path(meta.iloc[:2]) != target
+    assert ml.cache_path(meta, cutoff_hz=3000) != target
+    assert ml.cache_path(meta, cache_dir=cache).parent == cache
     audio.write_wav_atomic(meta.loc[0, "path"], voice(120, seconds=0.5), SR)
-    assert ml.voice_cache_path(meta) != target
+    assert ml.cache_path(meta) != target
 
 
 @pytest.mark.parametrize("damage", [b"", b"filename,hf_share\n", b"\x00\x01 not a table"])
@@ -156,7 +156,7 @@ def test_a_damaged_voice_cache_is_measured_again(tmp_path, damage, capsys):
     meta = _voice_clips(tmp_path)
     cache = tmp_path / "cache"
     good = ml.voice_table(meta, progress=False, cache_dir=cache)
-    target = ml.voice_cache_path(meta, cache_dir=cache)
+    target = ml.cache_path(meta, cache_dir=cache)
     target.write_bytes(damage)
     capsys.readouterr()
     again = ml.voice_table(meta, progress=False, cache_dir=cache)
@@ -187,7 +187,7 @@ def test_image_steps_reproduce_clip_image(tmp_path):
 
 
 def test_mfcc_and_envelopes():
-    S_db = ml.log_mel(voice(150), SR, n_mels=64)
+    S_db = features.log_mel(voice(150), SR, features.FeatureConfig(n_mels=64))
     C = ml.mfcc(S_db, 13)
     assert C.shape == (13, S_db.shape[1])
     assert np.allclose(C, librosa.feature.mfcc(S=S_db, n_mfcc=13))
@@ -233,7 +233,7 @@ def test_figures_are_labelled():
     assert len(fig.axes[0].lines) == 3
     assert np.allclose(fig.axes[0].lines[0].get_ydata(), 1 / np.sqrt(32))
 
-    S_db = ml.log_mel(y, SR, n_mels=64)
+    S_db = features.log_mel(y, SR, features.FeatureConfig(n_mels=64))
     fig = ml.plot_mfcc_envelope(S_db[:, 40], ks=(5, 13), sr=SR)
     assert len(fig.axes[0].lines) == 3 and "Hz" in fig.axes[0].get_xlabel()
 

@@ -2,6 +2,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from course_utils.sound import plots
+from course_utils.sound.features import FeatureConfig
 
 from conftest import tone
 
@@ -51,3 +52,12 @@ def test_show_clip_puts_a_player_under_the_waveform(monkeypatch):
     fitted = plots.show_clip(tone(0.2, 8000) * 0.1, 8000, title="quiet", ylim=None)
     assert fitted.axes[0].get_ylim()[1] < 0.2
     plt.close("all")
+
+
+def test_mel_ticks_are_increasing():
+    cfg = FeatureConfig(image_size=(128, 128))
+    pos, labels = plots.mel_ticks(cfg, 128)
+    assert np.all(np.diff(pos) > 0) and labels[0] == "125" and labels[-1] == "8k"
+    assert 0 < pos[0] < pos[-1] < 128
+    half = plots.mel_ticks(cfg, 64)[0]
+    np.testing.assert_allclose(half, pos / 2)

@@ -15,7 +15,6 @@ import argparse
 import base64
 import io
 import json
-import os
 import posixpath
 import re
 import stat
@@ -27,6 +26,7 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
+import headless_chromium
 from conftest import needs_chromium
 import yaml
 from PIL import Image
@@ -385,25 +385,6 @@ def test_build_site_defaults_to_the_build_folder(executed, tmp_path, monkeypatch
     assert site.build_site() == build / "site" and (build / "site" / "index.html").is_file()
 
 
-def test_replace_dir_puts_the_old_folder_back_when_the_rename_fails(tmp_path, monkeypatch):
-    new, target = tmp_path / "new", tmp_path / "site"
-    new.mkdir(), target.mkdir()
-    (target / "index.html").write_text("old")
-    real_rename = os.rename
-
-    def rename(src, dst):
-        if Path(src) == new:
-            raise OSError("disk full")
-        real_rename(src, dst)
-
-    monkeypatch.setattr(site.os, "rename", rename)
-    with pytest.raises(OSError, match="disk full"):
-        site._replace_dir(new, target)
-    assert (target / "index.html").read_text() == "old"
-    monkeypatch.setattr(site.os, "rename", real_rename)
-    site._replace_dir(new, tmp_path / "fresh")  # no old folder to move away
-    assert (tmp_path / "fresh").is_dir() and not new.exists()
-
 
 def test_find_jupyter_book(tmp_path, monkeypatch):
     fake = _fake_program(tmp_path / "jb", "pass")
@@ -448,12 +429,12 @@ def test_command_line(executed, tmp_path, monkeypatch, capsys):
 
 def test_image_stats_tell_a_blank_page_from_a_drawn_one(tmp_path):
     Image.new("RGB", (200, 100), "white").save(tmp_path / "blank.png")
-    blank = site.image_stats(tmp_path / "blank.png")
+    blank = headless_chromium.image_stats(tmp_path / "blank.png")
     assert blank == {"ink": 0.0, "colours": 1.0, "width": 200.0, "height": 100.0}
     img = Image.new("RGB", (200, 100), "white")
     img.paste((20, 20, 20), (0, 0, 100, 50))
     img.paste((200, 40, 40), (100, 50, 200, 100))
-    drawn = site.image_stats(_save(img, tmp_path / "drawn.png"))
+    drawn = headless_chromium.image_stats(_save(img, tmp_path / "drawn.png"))
     assert drawn["ink"] == pytest.approx(0.5) and drawn["colours"] == 3.0
 
 
@@ -463,34 +444,34 @@ def _save(img: Image.Image, path: Path) -> Path:
 
 
 def test_chromium_helpers_report_a_missing_or_failing_browser(tmp_path, monkeypatch):
-    monkeypatch.setenv(site.CHROMIUM_ENV, "/opt/my-chromium")
-    assert site.find_chromium() == "/opt/my-chromium"
-    monkeypatch.delenv(site.CHROMIUM_ENV)
+    monkeypatch.setenv(headless_chromium.CHROMIUM_ENV, "/opt/my-chromium")
+    assert headless_chromium.find_chromium() == "/opt/my-chromium"
+    monkeypatch.delenv(headless_chromium.CHROMIUM_ENV)
     monkeypatch.setenv("PATH", str(tmp_path))
-    assert site.find_chromium() is None
+    assert headless_chromium.find_chromium() is None
     with pytest.raises(FileNotFoundError, match="apt-get install chromium"):
-        site.chromium_dom(tmp_path / "page.html")
+        headless_chromium.chromium_dom(tmp_path / "page.html")
     failing = _fake_program(tmp_path / "chromium", "print('crash', file=sys.stderr); sys.exit(3)")
-    assert site.find_chromium() == failing
+    assert headless_chromium.find_chromium() == failing
     with pytest.raises(RuntimeError, match="exit status 3.*crash"):
-        site.chromium_dom("http://localhost/x.html")
+        headless_chromium.chromium_dom("http://localhost/x.html")
     lazy = _fake_program(tmp_path / "lazy", "print('<html></html>')")
-    assert site.chromium_dom(tmp_path / "page.html", chromium=lazy).strip() == "<html></html>"
+    assert headless_chromium.chromium_dom(tmp_path / "page.html", chromium=lazy).strip() == "<html></html>"
     with pytest.raises(RuntimeError, match="no screenshot"):
-        site.chromium_screenshot(tmp_path / "page.html", tmp_path / "shot.png", chromium=lazy)
+        headless_chromium.chromium_screenshot(tmp_path / "page.html", tmp_path / "shot.png", chromium=lazy)
     assert not (tmp_path / "shot.png").exists()
     painter = _fake_program(tmp_path / "painter", (
         "from PIL import Image\n"
         "arg = dict(a[2:].split('=', 1) for a in sys.argv[1:] if a.startswith('--') and '=' in a)\n"
         "w, h = map(int, arg['window-size'].split(','))\n"
         "Image.new('RGB', (w, h), (10, 120, 200)).save(arg['screenshot'])"))
-    shot = site.chromium_screenshot(tmp_path / "page.html", tmp_path / "shots" / "page.png", size=(64, 48), chromium=painter)
-    assert site.image_stats(shot) == {"ink": 1.0, "colours": 1.0, "width": 64.0, "height": 48.0}
+    shot = headless_chromium.chromium_screenshot(tmp_path / "page.html", tmp_path / "shots" / "page.png", size=(64, 48), chromium=painter)
+    assert headless_chromium.image_stats(shot) == {"ink": 1.0, "colours": 1.0, "width": 64.0, "height": 48.0}
 
 
 def test_urls_for_files_and_web_pages(tmp_path):
-    assert site._url(tmp_path / "a b.html") == (tmp_path / "a b.html").as_uri()
-    assert site._url("https://example.org/x.html") == "https://example.org/x.html"
+    assert headless_chromium._url(tmp_path / "a b.html") == (tmp_path / "a b.html").as_uri()
+    assert headless_chromium._url("https://example.org/x.html") == "https://example.org/x.html"
 
 
 # --------------------------------------------------------------- end to end (Jupyter Book, Chromium)
@@ -503,7 +484,7 @@ def _needs(what: str, ok) -> None:
 @pytest.fixture(scope="module")
 def built_site(tmp_path_factory, request):
     """Chapters 00 and 03 executed in quick mode on the offline corpus, and the site built from them."""
-    _needs("Chromium not found. Fix (Debian/Ubuntu): apt-get install chromium", site.find_chromium())
+    _needs("Chromium not found. Fix (Debian/Ubuntu): apt-get install chromium", headless_chromium.find_chromium())
     try:
         site.find_jupyter_book()
     except FileNotFoundError as err:
@@ -524,7 +505,7 @@ def dom(built_site):
 
     def get(page: str) -> str:
         if page not in seen:
-            seen[page] = site.chromium_dom(built_site / page)
+            seen[page] = headless_chromium.chromium_dom(built_site / page)
         return seen[page]
 
     return get
@@ -570,8 +551,8 @@ def test_the_results_page_has_the_table(built_site, dom):
 @pytest.mark.slow
 @pytest.mark.parametrize("page", ["intro.html", "chapters/00_getting_the_data.html", "chapters/03_spectrogram.html", "results.html"])
 def test_screenshots_are_not_blank(built_site, page):
-    png = site.chromium_screenshot(built_site / page, SCREENSHOTS / (page.replace("/", "_").removesuffix(".html") + ".png"))
-    stats = site.image_stats(png)
+    png = headless_chromium.chromium_screenshot(built_site / page, SCREENSHOTS / (page.replace("/", "_").removesuffix(".html") + ".png"))
+    stats = headless_chromium.image_stats(png)
     assert stats["width"] == 1280 and stats["height"] == 1000
     assert stats["ink"] > 0.03, stats  # text, sidebar and figures, not an empty page
     assert stats["colours"] >= 30, stats

@@ -234,3 +234,21 @@ def test_explorer_headless_draws_the_start_figure_without_widgets(monkeypatch):
     assert box is None and len(shown) == 1 and shown[0].data[:4] == b"\x89PNG"
     redraw(512, 128)
     assert len(updates) == 1 and updates[0].data[:4] == b"\x89PNG"
+
+
+def test_band_energy_share_separates_low_and_high_tones():
+    sr = 22050
+    t = np.arange(sr) / sr
+    low, high = np.sin(2 * np.pi * 500 * t), np.sin(2 * np.pi * 6000 * t)
+    assert sg.band_energy_share(low, sr, 4000) < 0.01
+    assert sg.band_energy_share(high, sr, 4000) > 0.99
+    assert sg.band_energy_share(low + high, sr, 4000) == pytest.approx(0.5, abs=0.02)
+    assert sg.band_energy_share(np.zeros(4096), sr, 4000) == 0.0
+
+
+def test_energy_share_above_counts_the_cutoff_bin_and_is_zero_for_silence():
+    S = np.array([[1.0, 1.0], [2.0, 2.0], [1.0, 1.0]])
+    freqs = np.array([0.0, 4000.0, 8000.0])
+    assert sg.energy_share_above(S, freqs, 4000.0) == pytest.approx(0.75)  # the bin at the cut-off counts
+    assert sg.energy_share_above(S, freqs, 4000.1) == pytest.approx(0.25)
+    assert sg.energy_share_above(np.zeros_like(S), freqs, 4000.0) == 0.0

@@ -41,7 +41,7 @@ def test_load_waveforms_caches_atomically_and_reuses(tone_meta, tmp_path, monkey
     cache = tmp_path / "cache"
     waves = wn.load_waveforms(tone_meta, sr=SR, n_samples=3000, dataset="t", cache_dir=cache, n_jobs=1, progress=False)
     assert waves.shape == (3, 3000) and waves.dtype == np.float32
-    target = wn.waveform_cache_path(tone_meta, sr=SR, n_samples=3000, dataset="t", cache_dir=cache)
+    target = wn.cache_path(tone_meta, sr=SR, n_samples=3000, dataset="t", cache_dir=cache)
     assert target.exists() and target.name.startswith("waves-t-8000hz-3000-")
     assert [p.name for p in cache.iterdir()] == [target.name]  # no temporary file left behind
 
@@ -52,8 +52,8 @@ def test_load_waveforms_caches_atomically_and_reuses(tone_meta, tmp_path, monkey
     again = wn.load_waveforms(tone_meta, sr=SR, n_samples=3000, dataset="t", cache_dir=cache, n_jobs=1, progress=False)
     np.testing.assert_array_equal(again, waves)
     # another length or subset has its own cache entry
-    assert wn.waveform_cache_path(tone_meta, sr=SR, n_samples=2000, dataset="t", cache_dir=cache) != target
-    assert wn.waveform_cache_path(tone_meta.iloc[:2], sr=SR, n_samples=3000, dataset="t", cache_dir=cache) != target
+    assert wn.cache_path(tone_meta, sr=SR, n_samples=2000, dataset="t", cache_dir=cache) != target
+    assert wn.cache_path(tone_meta.iloc[:2], sr=SR, n_samples=3000, dataset="t", cache_dir=cache) != target
 
 
 def test_memory_table_counts_bytes():
@@ -64,15 +64,6 @@ def test_memory_table_counts_bytes():
     with pytest.raises(KeyError, match="number type"):
         wn.memory_table([("x", (2,), "int8")])
 
-
-def test_band_energy_share_separates_low_and_high_tones():
-    sr = 22050
-    t = np.arange(sr) / sr
-    low, high = np.sin(2 * np.pi * 500 * t), np.sin(2 * np.pi * 6000 * t)
-    assert wn.band_energy_share(low, sr, 4000) < 0.01
-    assert wn.band_energy_share(high, sr, 4000) > 0.99
-    assert wn.band_energy_share(low + high, sr, 4000) == pytest.approx(0.5, abs=0.02)
-    assert wn.band_energy_share(np.zeros(4096), sr, 4000) == 0.0
 
 
 def test_log_mel_images_shape_and_range():

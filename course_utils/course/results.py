@@ -128,7 +128,7 @@ class NotebookRun:
 
     def record_scores(self, task: str, model: str, protocol: str, scores, *, split: str = "test") -> None:
         """:meth:`record_accuracy` from a dict of scores: ``training.evaluate(...)``,
-        :func:`course_utils.learning.diagnosis.summary_scores` or :func:`fold_mean` (its keys
+        :func:`course_utils.learning.diagnosis.summary_scores` or :func:`~course_utils.learning.diagnosis.fold_mean` (its keys
         ``accuracy`` and any of :data:`EXTRA_SCORES`; an extra score that is None or NaN counts
         as not measured; other keys are ignored).
         Taught in ``07_classical_baseline``."""

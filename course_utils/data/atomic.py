@@ -130,3 +130,29 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
     return Path(path)
+
+
+def replace_dir(new: str | Path, target: str | Path) -> Path:
+    """Put the finished folder ``new`` at ``target`` with renames only, and return ``target``.
+
+    An existing ``target`` is first renamed into a temporary folder beside it (named by
+    :func:`temp_prefix`, so that :func:`clean_leftovers` removes it should this process be
+    killed), then ``new`` is renamed to ``target`` and the old copy deleted. If that rename fails
+    (a full disk, a permission), the old ``target`` is put back and the error raised: a reader
+    sees the old folder or the new one, never a half. Used for the extracted RAVDESS
+    (``00_getting_the_data``), the PNG trees of ``06_preprocessing`` and the course website.
+    """
+    new, target = Path(new), Path(target)
+    if not target.exists():
+        os.replace(new, target)
+        return target
+    old = Path(tempfile.mkdtemp(prefix=temp_prefix(target), suffix=".old", dir=target.parent))
+    os.replace(target, old / target.name)
+    try:
+        os.replace(new, target)
+    except BaseException:
+        os.replace(old / target.name, target)
+        raise
+    finally:
+        shutil.rmtree(old, ignore_errors=True)
+    return target

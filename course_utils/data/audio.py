@@ -112,7 +112,7 @@ def trimmed_durations(
     damaged entry reported and computed again). Taught in ``06_preprocessing``.
     """
     cache_dir = Path(cache_dir) if cache_dir is not None else paths.cache_dir()
-    target = cache_dir / f"trim-{paths.files_fingerprint(meta['path'], sr, top_db)}-{len(meta)}.csv"
+    target = cache.entry_path("trim", meta["path"], sr, top_db, suffix=".csv", cache_dir=cache_dir)
     names = [Path(p).name for p in meta["path"]]
 
     def build() -> pd.DataFrame:

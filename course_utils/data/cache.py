@@ -4,7 +4,8 @@ Every long per-clip computation of the course (log-Mel images, pitch tracks, MFC
 eGeMAPS, trimmed durations, waveforms, augmented copies, frozen VGG16 features) keeps its
 result in one file under ``data/cache/`` (:func:`course_utils.base.paths.cache_dir`), named by
 *what* it holds: the kind, the dataset, a hash of the recipe and a fingerprint of the files
-(:func:`course_utils.base.paths.files_fingerprint`). :func:`cached` is the one way in:
+(:func:`entry_path`, with :func:`course_utils.base.paths.files_fingerprint`). :func:`cached` is the
+one way in:
 
 - an entry that exists and reads back whole, for the same files, is returned;
 - an entry that cannot be read (truncated, zero bytes, not a zip, a CSV without rows), that
@@ -46,6 +47,24 @@ _READ_ERRORS = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zli
                 pd.errors.EmptyDataError)
 
 _cleaned: set[Path] = set()
+
+
+def entry_path(kind: str, files: Sequence[str | Path], *recipe, suffix: str = ".npz",
+               cache_dir: str | Path | None = None, count: str | None = None) -> Path:
+    """Where the cache entry of a per-clip computation lives:
+    ``cache_dir / "{kind}-{fingerprint}-{count}{suffix}"``.
+
+    ``kind`` names what the entry holds in readable words (e.g. ``"logmel-ravdess-1a2b3c"``: the
+    kind, the dataset, the recipe's hash); the fingerprint covers the files (names, sizes,
+    modification times) and every value of ``recipe``
+    (:func:`course_utils.base.paths.files_fingerprint`), so that another subset, a replaced file
+    or another setting gets an entry of its own; ``count`` (default: the number of files) ends the
+    name. ``cache_dir``: :func:`course_utils.base.paths.cache_dir` by default. Every module's
+    ``cache_path`` is this with its own kind and recipe. Taught in ``06_preprocessing``.
+    """
+    folder = Path(cache_dir) if cache_dir is not None else paths.cache_dir()
+    count = str(len(files)) if count is None else count
+    return folder / f"{kind}-{paths.files_fingerprint(files, *recipe)}-{count}{suffix}"
 
 
 def _check_suffix(target: Path) -> None:

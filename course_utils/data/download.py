@@ -257,7 +257,7 @@ def clean_leftovers(dest: str | Path | None = None, *, verbose: bool = True, now
     candidates: list[Path] = []
     with contextlib.suppress(OSError):
         for path in root.iterdir():
-            # a temporary folder of _extract or _replace_dir: .ravdess.<pid>@<host>.<random>.partial / .old
+            # a temporary folder of _extract or atomic.replace_dir: .ravdess.<pid>@<host>.<random>.partial / .old
             m = atomic.LEFTOVER_PATTERN.match(path.name)
             if not m or m.group("name") != _FOLDER or m.group("suffix") not in (".partial", ".old"):
                 continue
@@ -484,27 +484,11 @@ def _extract(zip_path: Path, target: Path, url: str | None, *, extra: dict | Non
             raise source.error(f"is not the RAVDESS speech zip: {str(err).split(chr(10) + 'Fix:')[0]}\n") from err
         marker = {"zip": zip_path.name, "url": url, "files": sorted(p.name for p in wavs), **(extra or {})}
         (tmp / _MARKER).write_text(json.dumps(marker, indent=1))
-        _replace_dir(tmp, target)
+        atomic.replace_dir(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return len(wavs)
-
-
-def _replace_dir(new: Path, target: Path) -> None:
-    """Rename ``new`` to ``target``; an existing ``target`` is swapped out, then deleted."""
-    if not target.exists():
-        os.replace(new, target)
-        return
-    old = Path(tempfile.mkdtemp(prefix=atomic.temp_prefix(target), suffix=".old", dir=target.parent))
-    os.replace(target, old / target.name)
-    try:
-        os.replace(new, target)
-    except BaseException:  # pragma: no cover - put the old copy back
-        os.replace(old / target.name, target)
-        raise
-    finally:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def download_ravdess(

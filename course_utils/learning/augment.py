@@ -43,7 +43,7 @@ from IPython.display import Audio, display
 from joblib import Parallel, delayed
 from keras import layers, ops
 
-from course_utils.base import jupyter, paths
+from course_utils.base import jupyter
 from course_utils.data import audio, cache
 from course_utils.sound import features
 
@@ -392,14 +392,14 @@ def _augmented_copies(path: str, config: features.FeatureConfig, settings: Wavef
     return np.stack(out)
 
 
-def augmented_cache_path(meta: pd.DataFrame, config: features.FeatureConfig, settings: WaveformAugmentation,
+def cache_path(meta: pd.DataFrame, config: features.FeatureConfig, settings: WaveformAugmentation,
                          copies: int, seed: int, dataset: str, cache_dir: str | Path | None = None) -> Path:
     """Cache file of :func:`augmented_images`: named by the dataset, a fingerprint of the files
     (names, sizes, modification times) and of every setting (recipe, ranges, copies, seed)."""
-    cache_dir = Path(cache_dir) if cache_dir is not None else paths.cache_dir()
     blob = json.dumps({"settings": asdict(settings), "version": AUGMENT_VERSION}, sort_keys=True)
-    key = paths.files_fingerprint(meta["path"], config.key(), hashlib.sha1(blob.encode()).hexdigest(), copies, seed)
-    return cache_dir / f"wavaug-{dataset}-{config.key()}-{key}-{copies}x{len(meta)}.npz"
+    return cache.entry_path(f"wavaug-{dataset}-{config.key()}", meta["path"], config.key(),
+                            hashlib.sha1(blob.encode()).hexdigest(), copies, seed, cache_dir=cache_dir,
+                            count=f"{copies}x{len(meta)}")
 
 
 def augmented_images(
@@ -426,7 +426,7 @@ def augmented_images(
     """
     if copies < 1:
         raise ValueError(f"copies must be >= 1, got {copies}")
-    target = augmented_cache_path(meta, config, settings, copies, seed, dataset, cache_dir)
+    target = cache_path(meta, config, settings, copies, seed, dataset, cache_dir)
     names = [Path(p).name for p in meta["path"]]
 
     def build() -> dict:

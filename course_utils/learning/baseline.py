@@ -123,7 +123,7 @@ def cached_features(meta: pd.DataFrame, *, cache_dir: str | Path | None = None, 
     damaged one is reported and computed again. Taught in ``07_classical_baseline``.
     """
     cache_dir = Path(cache_dir) if cache_dir is not None else paths.cache_dir()
-    target = cache_dir / f"baseline-{paths.files_fingerprint(meta['path'], N_MFCC, audio.COURSE_SR)}-{len(meta)}.npz"
+    target = cache.entry_path("baseline", meta["path"], N_MFCC, audio.COURSE_SR, cache_dir=cache_dir)
     names = [Path(p).name for p in meta["path"]]
 
     def build() -> dict:

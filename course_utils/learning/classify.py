@@ -174,17 +174,6 @@ def class_probabilities(predict: Callable[[np.ndarray], Any], image: np.ndarray,
     return pd.Series(np.clip(p, 0, 1), index=names, name="probability")
 
 
-def _mel_ticks(ax, config, rows: int) -> None:
-    """Label an image's Mel rows with frequencies in Hz."""
-    import librosa
-
-    fmax = config.fmax if config.fmax is not None else config.sample_rate / 2
-    centres = librosa.mel_frequencies(rows + 2, fmin=config.fmin, fmax=fmax)[1:-1]
-    ticks = [f for f in (250, 500, 1000, 2000, 4000, 8000) if centres[0] <= f <= centres[-1]]
-    ax.set_yticks(np.interp(ticks, centres, np.arange(rows) + 0.5), [f"{f:,}" for f in ticks])
-    ax.set_ylabel("frequency (Hz, Mel axis)")
-
-
 def plot_prediction(image: np.ndarray, probabilities: pd.Series, *, true_label: str | None = None, config=None,
                     title: str = "", class_label: str = "class") -> plt.Figure:
     """What the model saw and what it answered: the log-Mel image (left) and a horizontal bar
@@ -203,7 +192,8 @@ def plot_prediction(image: np.ndarray, probabilities: pd.Series, *, true_label: 
         left.set(xlabel="frame", ylabel="Mel band")
     else:
         left.set_xlabel("time (s)")
-        _mel_ticks(left, config, image.shape[0])
+        left.set_yticks(*plots.mel_ticks(config, image.shape[0], (250, 500, 1000, 2000, 4000, 8000)))
+        left.set_ylabel("frequency (Hz, Mel axis)")
     left.set_title("what the model sees: the log-Mel image", fontsize=10)
 
     predicted = str(probabilities.idxmax())
@@ -307,7 +297,7 @@ class ClassifierExplorer:
 
     def _show(self, action: Callable[[], Any]) -> None:
         """Run ``action`` with its output in the explorer's output area (replacing the last one); a
-        file or sound that cannot be used gets its message in a box (:func:`message_html`)."""
+        file or sound that cannot be used gets its message in a box (:func:`~course_utils.base.jupyter.message_html`)."""
         from IPython.display import HTML, clear_output, display
 
         with self.output:

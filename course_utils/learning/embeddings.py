@@ -43,7 +43,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from course_utils.base import jupyter
-from course_utils.sound.eda import mel_ticks
+from course_utils.sound import plots
 from course_utils.sound.features import FeatureConfig
 from course_utils.learning import pipeline
 
@@ -335,7 +335,7 @@ MEL_TICKS_HZ = (250, 500, 1000, 2000, 4000, 8000)
 
 
 def _mel_time_axes(ax: plt.Axes, config: FeatureConfig, height: int, *, ylabel: bool, xlabel: bool) -> None:
-    pos, labels = mel_ticks(config, height, MEL_TICKS_HZ)
+    pos, labels = plots.mel_ticks(config, height, MEL_TICKS_HZ)
     ax.set_yticks(pos, labels)
     if ylabel:
         ax.set_ylabel("frequency (Hz, Mel scale)")
@@ -404,7 +404,7 @@ def plot_error_profile(
             ax.plot((np.arange(len(prof)) + 0.5) * config.duration / len(prof), prof, label=name)
     if axis == "mel":
         height = len(next(iter(profiles.values())))
-        pos, labels = mel_ticks(config, height, MEL_TICKS_HZ)
+        pos, labels = plots.mel_ticks(config, height, MEL_TICKS_HZ)
         ax.set_xticks(pos, labels)
         ax.set_xlabel("frequency (Hz, Mel scale)")
         ax.set_title("Reconstruction error per Mel band")

@@ -8,7 +8,7 @@ module holds what a modern small network does instead, each piece a thin wrapper
 
 - :func:`compact_cnn`: blocks of (Conv 3x3 - batch normalisation - ReLU) x 2 and pooling,
   global average pooling, dropout and an 8-way softmax: a few hundred thousand parameters;
-  optionally per-Mel-band standardisation of the input (:func:`band_statistics`, a Keras
+  optionally per-Mel-band standardisation of the input (:func:`band_standardisation`, a Keras
   ``Normalization`` layer) and SpecAugment (``augment.SpecAugment``) inside the model;
 - :func:`mixup_batch` and :func:`train_dataset`: mixup (Zhang et al., 2018) on batches of
   (image, one-hot label) pairs, as a seeded ``tf.data`` map;
@@ -48,8 +48,10 @@ N_EMOTIONS = 8
 # --------------------------------------------------------------------------------------------
 
 
-def band_statistics(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and variance of every Mel band (image row) over clips and frames.
+def band_standardisation(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and variance of every Mel band (image row) over clips and frames: what the network's
+    per-band standardisation subtracts and divides by (not the per-clip band statistics of the
+    baseline, :func:`course_utils.learning.baseline.band_statistics`).
 
     ``images`` (N, bands, frames) are the *training* images only (statistics of validation
     or test images would leak them into the model). Returns two arrays of shape (bands,).
@@ -80,7 +82,7 @@ def compact_cnn(
     ReLU) twice, then 2 x 2 max pooling, with ``filters[i]`` channels in block ``i``. The
     convolutions have no bias because batch normalisation's shift ``beta`` replaces it.
 
-    - ``band_stats``: (mean, variance) per Mel band from :func:`band_statistics`; each band
+    - ``band_stats``: (mean, variance) per Mel band from :func:`band_standardisation`; each band
       of the input is standardised to mean 0 and variance 1 (``layers.Normalization(axis=1)``,
       fixed, not trained). Without it the images go in as they are, in [0, 1].
     - ``spec_augment``: an ``augment.SpecAugment`` layer, placed *after* the standardisation,
@@ -350,7 +352,7 @@ def run_experiment(
     labels = np.asarray(labels, dtype=int)
     n_classes = len(class_names)
     side = images.shape[1:]
-    stats_ = band_statistics(images[split.train]) if standardise else None
+    stats_ = band_standardisation(images[split.train]) if standardise else None
     masks = (augment.SpecAugment(n_masks, mask_width, n_masks, mask_width, fill="mean", seed=seed + 1, name="specaugment")
              if variant.spec_augment else None)
     model = compact_cnn((*side, 1), n_classes, filters, dropout, band_stats=stats_, spec_augment=masks,

@@ -36,9 +36,9 @@ The building blocks:
 - :func:`model_throughput`: how fast a model trains, the rate a reader has to keep up with;
 - :func:`time_feature_cache`: :func:`~course_utils.sound.features.compute_images` cold (computed and
   written) against cached (read back), on a given cache folder;
-- :func:`trimmed_durations` and :func:`crop_pad_table`: how long the clips are once their
+- :func:`course_utils.data.audio.trimmed_durations` and :func:`~course_utils.data.audio.crop_pad_table`: how long the clips are once their
   silence is trimmed, and what a common length crops or pads;
-- :func:`cached_baseline_features`: the baseline's clip statistics, cached on disk;
+- :func:`course_utils.learning.baseline.cached_features`: the baseline's clip statistics, cached on disk;
 - :func:`plot_trim`, :func:`plot_image_grid`, :func:`plot_throughput`: the chapter's figures.
 """
 
@@ -62,6 +62,7 @@ import tensorflow as tf
 from PIL import Image
 
 from course_utils.base import jupyter
+from course_utils.data import atomic
 from course_utils.data.atomic import current_umask
 from course_utils.sound import features
 
@@ -216,7 +217,7 @@ def write_png_tree(
             Image.fromarray(img).save(tmp / c / f"{n}.png", format="PNG")
         manifest = {"fingerprint": fingerprint, "count": len(images), "shape": list(images.shape[1:]), "classes": list(class_names)}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-        _swap_into_place(tmp, dest)
+        atomic.replace_dir(tmp, dest)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return tree
@@ -239,17 +240,6 @@ def _manifest_matches(dest: Path, fingerprint: str, count: int) -> bool:
     except (OSError, ValueError):
         return False
     return manifest.get("fingerprint") == fingerprint and len(list(dest.glob("*/*.png"))) == count
-
-
-def _swap_into_place(tmp: Path, dest: Path) -> None:
-    """Rename the finished folder ``tmp`` to ``dest``; an old ``dest`` is moved aside first."""
-    old = None
-    if dest.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old.", dir=dest.parent))
-        os.replace(dest, old / "tree")
-    os.replace(tmp, dest)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ import pandas as pd
 from joblib import Parallel, delayed
 from matplotlib.ticker import FuncFormatter
 
-from course_utils.base import jupyter, paths
+from course_utils.base import jupyter
 from course_utils.data import audio, cache
 from course_utils.sound import features
 
@@ -72,7 +72,7 @@ def load_clip(path: str | Path, sr: int, n_samples: int, top_db: float = 30.0) -
     return audio.fix_length(trimmed, int(n_samples)).astype(np.float32)
 
 
-def waveform_cache_path(
+def cache_path(
     meta: pd.DataFrame, *, sr: int, n_samples: int, dataset: str, top_db: float = 30.0, cache_dir: str | Path | None = None
 ) -> Path:
     """Where :func:`load_waveforms` caches these files at this rate and length.
@@ -81,9 +81,8 @@ def waveform_cache_path(
     recipe (``paths.files_fingerprint``: names, sizes, modification times), so that another
     subset, a replaced file or another setting gets its own entry. Taught in ``14_raw_waveform``.
     """
-    cache_dir = Path(cache_dir) if cache_dir is not None else paths.cache_dir()
-    key = paths.files_fingerprint(meta["path"], sr, n_samples, top_db, WAVEFORM_VERSION)
-    return cache_dir / f"waves-{dataset}-{int(sr)}hz-{int(n_samples)}-{key}-{len(meta)}.npz"
+    return cache.entry_path(f"waves-{dataset}-{int(sr)}hz-{int(n_samples)}", meta["path"], sr, n_samples, top_db,
+                            WAVEFORM_VERSION, cache_dir=cache_dir)
 
 
 def load_waveforms(
@@ -104,7 +103,7 @@ def load_waveforms(
     atomically; a damaged entry is reported and computed again (:func:`course_utils.data.cache.cached`). Taught in
     ``14_raw_waveform``.
     """
-    target = waveform_cache_path(meta, sr=sr, n_samples=n_samples, dataset=dataset, top_db=top_db, cache_dir=cache_dir)
+    target = cache_path(meta, sr=sr, n_samples=n_samples, dataset=dataset, top_db=top_db, cache_dir=cache_dir)
     names = [Path(p).name for p in meta["path"]]
 
     def build() -> dict:
@@ -133,17 +132,6 @@ def memory_table(rows: Iterable[tuple[str, Sequence[int], str]]) -> pd.DataFrame
         out.append({"array": what, "shape": " x ".join(str(int(s)) for s in shape), "values": n, "type": dtype,
                     "bytes per value": BYTES[dtype], "MB": n * BYTES[dtype] / 1e6})
     return pd.DataFrame(out)
-
-
-def band_energy_share(y: np.ndarray, sr: int, cutoff_hz: float, n_fft: int = 2048) -> float:
-    """Fraction of a signal's energy above ``cutoff_hz`` (from its power spectrogram).
-
-    What resampling to ``2 * cutoff_hz`` would throw away. Taught in ``14_raw_waveform``.
-    """
-    S = np.abs(librosa.stft(np.asarray(y, dtype=np.float32), n_fft=n_fft)) ** 2
-    f = librosa.fft_frequencies(sr=sr, n_fft=n_fft)
-    total = S.sum()
-    return float(S[f > cutoff_hz].sum() / total) if total > 0 else 0.0
 
 
 def log_mel_images(waves: np.ndarray, sr: int, *, n_fft: int = 512, hop_length: int = 128, n_mels: int = 64) -> np.ndarray:

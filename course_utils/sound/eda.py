@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
@@ -54,7 +53,7 @@ import seaborn as sns
 from joblib import Parallel, delayed
 from matplotlib.ticker import FixedLocator, NullLocator
 
-from course_utils.base import jupyter, paths
+from course_utils.base import jupyter
 from course_utils.data import audio, cache
 from course_utils.sound import plots, spectrum
 from course_utils.sound.features import FeatureConfig
@@ -175,21 +174,6 @@ def silence_bounds(y: np.ndarray, sr: int, config: AcousticConfig = AcousticConf
     return int(start), int(end)
 
 
-def f0_track(y: np.ndarray, sr: int, config: AcousticConfig = AcousticConfig()) -> tuple[np.ndarray, np.ndarray]:
-    """``librosa.pyin`` f0 (Hz, NaN where unvoiced) and the voiced flag of every frame."""
-    with warnings.catch_warnings():  # pyin warns on frames with no trough; they come out unvoiced
-        warnings.simplefilter("ignore", RuntimeWarning)
-        f0, voiced, _prob = librosa.pyin(
-            y,
-            sr=sr,
-            fmin=config.fmin,
-            fmax=config.fmax,
-            frame_length=config.frame_length,
-            hop_length=config.hop_length,
-        )
-    return f0, voiced.astype(bool)
-
-
 def clip_acoustics(y: np.ndarray, sr: int, config: AcousticConfig = AcousticConfig()) -> dict[str, float]:
     """The measurements of one mono signal (see the module docstring): a dict of floats.
 
@@ -215,7 +199,8 @@ def clip_acoustics(y: np.ndarray, sr: int, config: AcousticConfig = AcousticConf
         "noise_floor_dbfs": floor,
         "snr_db": float(frame_db.max()) - floor,
     }
-    f0, voiced = f0_track(speech, sr, config)
+    track = spectrum.track_f0(speech, sr, config.fmin, config.fmax, config.frame_length, config.hop_length, gate_db=None)
+    f0, voiced = track.f0, track.voiced
     if voiced.any():
         p10, p50, p90 = np.percentile(f0[voiced], [10, 50, 90])
         out.update(f0_median_hz=p50, f0_p10_hz=p10, f0_p90_hz=p90, f0_range_st=float(semitones(p90, p10)))
@@ -231,7 +216,7 @@ def file_acoustics(path: str | Path, config: AcousticConfig = AcousticConfig()) 
     return clip_acoustics(y, sr, config)
 
 
-def acoustics_cache_path(
+def cache_path(
     meta: pd.DataFrame, config: AcousticConfig, dataset: str, cache_dir: str | Path | None = None
 ) -> Path:
     """Where the acoustic table of these files under these parameters is cached.
@@ -240,9 +225,7 @@ def acoustics_cache_path(
     sizes, modification times: :func:`course_utils.base.paths.files_fingerprint`), so a different
     subset or a replaced file gets its own entry.
     """
-    cache_dir = Path(cache_dir) if cache_dir is not None else paths.cache_dir()
-    key = paths.files_fingerprint(meta["path"])
-    return cache_dir / f"acoustics-{dataset}-{config.key()}-{key}-{len(meta)}.csv"
+    return cache.entry_path(f"acoustics-{dataset}-{config.key()}", meta["path"], suffix=".csv", cache_dir=cache_dir)
 
 
 def acoustic_table(
@@ -261,7 +244,7 @@ def acoustic_table(
     and read back exactly, so a cached rerun gives the same numbers); a damaged entry is
     reported and measured again (:func:`course_utils.data.cache.cached`). Taught in ``05_eda``.
     """
-    target = acoustics_cache_path(meta, config, dataset, cache_dir)
+    target = cache_path(meta, config, dataset, cache_dir)
     names = [Path(p).name for p in meta["path"]]
 
     def build() -> pd.DataFrame:
@@ -569,15 +552,6 @@ def plot_f0(table: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def mel_ticks(config: FeatureConfig, height: int, freqs: Sequence[float] = (125, 250, 500, 1000, 2000, 4000, 8000)):
-    """Row positions and labels (Hz) of ``freqs`` on a log-Mel image ``height`` rows high."""
-    fmax = config.fmax or config.sample_rate / 2
-    centres = librosa.mel_frequencies(n_mels=config.mels + 2, fmin=config.fmin, fmax=fmax)[1:-1]
-    rows = np.arange(config.mels) * height / config.mels + 0.5 * height / config.mels
-    keep = [f for f in freqs if centres[0] <= f <= centres[-1]]
-    return np.interp(keep, centres, rows), [f"{f:g}" if f < 1000 else f"{f / 1000:g}k" for f in keep]
-
-
 def _image_grid(n: int, ncols: int) -> tuple[plt.Figure, np.ndarray]:
     nrows = int(np.ceil(n / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.3 * ncols + 1.2, 2.7 * nrows + 0.6), squeeze=False,
@@ -589,7 +563,7 @@ def _image_grid(n: int, ncols: int) -> tuple[plt.Figure, np.ndarray]:
 
 def _image_axes(ax: plt.Axes, config: FeatureConfig, height: int, title: str, k: int, n: int, ncols: int) -> None:
     """Mel-band ticks in Hz; y label on the first column, x label on the lowest panel of each column."""
-    pos, labels = mel_ticks(config, height)
+    pos, labels = plots.mel_ticks(config, height)
     ax.set_yticks(pos, labels)
     if k % ncols == 0:
         ax.set_ylabel("frequency (Hz, Mel scale)")
@@ -677,7 +651,8 @@ def plot_clip_measurements(y: np.ndarray, sr: int, config: AcousticConfig = Acou
     img = librosa.display.specshow(S, sr=sr, hop_length=config.hop_length, x_axis="time", y_axis="log", ax=ax,
                                    cmap="gray_r", vmin=-70, vmax=0)
     fig.colorbar(img, ax=axes, label="spectrogram level (dB re max)", shrink=0.6, location="right")
-    f0, voiced = f0_track(y[start:end], sr, config)
+    f0 = spectrum.track_f0(y[start:end], sr, config.fmin, config.fmax, config.frame_length, config.hop_length,
+                           gate_db=None).f0
     tf = start / sr + librosa.frames_to_time(np.arange(len(f0)), sr=sr, hop_length=config.hop_length)
     ax.plot(tf, f0, color="C1", lw=2, label="pyin f0 (voiced frames)")
     ax.set_ylim(config.fmin * 0.8, 4000)

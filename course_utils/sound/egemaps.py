@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 from joblib.externals.loky import ProcessPoolExecutor
 
-from course_utils.base import jupyter, paths
+from course_utils.base import jupyter
 from course_utils.data import audio, cache
 
 #: opensmile's name of the feature set.
@@ -182,9 +182,8 @@ def cache_path(meta: pd.DataFrame, *, dataset: str, sr: int = SAMPLE_RATE, cache
     (feature set, opensmile version, rate, :data:`EGEMAPS_VERSION`), so another subset, a
     replaced file or another setting gets its own entry. Taught in ``07_classical_baseline``.
     """
-    cache_dir = Path(cache_dir) if cache_dir is not None else paths.cache_dir()
-    key = paths.files_fingerprint(meta["path"], FEATURE_SET, _opensmile_version(), int(sr), EGEMAPS_VERSION)
-    return cache_dir / f"egemaps-{dataset}-{int(sr)}hz-{key}-{len(meta)}.npz"
+    return cache.entry_path(f"egemaps-{dataset}-{int(sr)}hz", meta["path"], FEATURE_SET, _opensmile_version(), int(sr),
+                            EGEMAPS_VERSION, cache_dir=cache_dir)
 
 
 def cached(

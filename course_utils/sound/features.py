@@ -25,7 +25,7 @@ import pandas as pd
 from joblib import Parallel, delayed
 from PIL import Image
 
-from course_utils.base import jupyter, paths
+from course_utils.base import jupyter
 from course_utils.base.errors import InputError
 from course_utils.data import audio, cache
 
@@ -141,9 +141,7 @@ def cache_path(meta: pd.DataFrame, config: FeatureConfig, dataset: str, cache_di
     sizes, modification times: :func:`course_utils.base.paths.files_fingerprint`), so a different
     subset or a replaced file gets its own cache entry.
     """
-    cache_dir = Path(cache_dir) if cache_dir is not None else paths.cache_dir()
-    key = paths.files_fingerprint(meta["path"])
-    return cache_dir / f"logmel-{dataset}-{config.key()}-{key}-{len(meta)}.npz"
+    return cache.entry_path(f"logmel-{dataset}-{config.key()}", meta["path"], cache_dir=cache_dir)
 
 
 def compute_images(

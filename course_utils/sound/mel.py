@@ -25,9 +25,9 @@ import numpy as np
 import pandas as pd
 import scipy.fft
 
-from course_utils.base import jupyter, paths
+from course_utils.base import jupyter
 from course_utils.data import audio, cache
-from course_utils.sound import features, plots, spectrum
+from course_utils.sound import features, plots, spectrogram, spectrum
 
 FORMULAS = ("htk", "slaney")
 
@@ -166,11 +166,6 @@ def mel_spectrogram(y: np.ndarray, sr: int, n_fft: int = 2048, hop_length: int =
     return librosa.feature.melspectrogram(y=y, sr=sr, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels, power=2.0, **kwargs)
 
 
-def log_mel(y: np.ndarray, sr: int, n_fft: int = 2048, hop_length: int = 256, n_mels: int = 128, top_db: float = 80.0) -> np.ndarray:
-    """Log-Mel spectrogram in dB re. its maximum: ``librosa.power_to_db(mel, ref=np.max, top_db=top_db)``."""
-    return librosa.power_to_db(mel_spectrogram(y, sr, n_fft, hop_length, n_mels), ref=np.max, top_db=top_db)
-
-
 def specshow_mel(S_db: np.ndarray, sr: int, hop_length: int, ax: plt.Axes | None = None, title: str | None = None,
                  colorbar: bool = True, fmax: float | None = None, vmin: float | None = -80.0, label: str = "level (dB re. max)"):
     """Draw a Mel spectrogram (``librosa.display.specshow`` with a Mel frequency axis in Hz) and a colour bar."""
@@ -215,7 +210,7 @@ def spectral_summary(y: np.ndarray, sr: int, cutoff_hz: float = 4000.0, n_fft: i
                      top_db: float = 30.0) -> dict:
     """Three numbers that describe a voice in one clip, over its frames within ``top_db`` of the loudest.
 
-    ``hf_share``: share of the energy above ``cutoff_hz``; ``centroid_hz``: the energy-weighted
+    ``hf_share``: share of the energy above ``cutoff_hz`` (:func:`course_utils.sound.spectrogram.energy_share_above`); ``centroid_hz``: the energy-weighted
     mean frequency (spectral centroid); ``f0_hz``: the median fundamental frequency
     (``librosa.yin`` over the course's search range, :data:`course_utils.sound.spectrum.SPEECH_FMIN` to
     :data:`~course_utils.sound.spectrum.SPEECH_FMAX`) of those frames.
@@ -229,7 +224,7 @@ def spectral_summary(y: np.ndarray, sr: int, cutoff_hz: float = 4000.0, n_fft: i
     f0 = librosa.yin(y, fmin=spectrum.SPEECH_FMIN, fmax=spectrum.SPEECH_FMAX, sr=sr, frame_length=n_fft,
                      hop_length=hop_length)[: len(loud)][loud]
     return {
-        "hf_share": float(S[f >= cutoff_hz].sum() / total) if total > 0 else 0.0,
+        "hf_share": spectrogram.energy_share_above(S, f, cutoff_hz),
         "centroid_hz": float((f[:, None] * S).sum() / total) if total > 0 else 0.0,
         "f0_hz": float(np.median(f0)),
     }
@@ -242,24 +237,21 @@ VOICE_VERSION = 1
 VOICE_COLUMNS = ("hf_share", "centroid_hz", "f0_hz")
 
 
-def voice_cache_path(meta: pd.DataFrame, cutoff_hz: float = 4000.0, cache_dir=None):
+def cache_path(meta: pd.DataFrame, cutoff_hz: float = 4000.0, cache_dir=None):
     """Where the :func:`voice_table` of these files is cached: a CSV file under
     :func:`course_utils.base.paths.cache_dir`, named by a fingerprint of the files (names, sizes,
     modification times: :func:`course_utils.base.paths.files_fingerprint`) and of the recipe (sample
     rate, cut-off, :data:`VOICE_VERSION`), so that another subset, a replaced file or another
     setting gets its own entry. Used by ``04_mel_scale``."""
-    from pathlib import Path
-
-    folder = Path(cache_dir) if cache_dir is not None else paths.cache_dir()
-    key = paths.files_fingerprint(meta["path"], audio.COURSE_SR, float(cutoff_hz), VOICE_VERSION)
-    return folder / f"voices-{key}-{len(meta)}.csv"
+    return cache.entry_path("voices", meta["path"], audio.COURSE_SR, float(cutoff_hz), VOICE_VERSION, suffix=".csv",
+                            cache_dir=cache_dir)
 
 
 def voice_table(meta: pd.DataFrame, cutoff_hz: float = 4000.0, progress: bool = True, *, cache_dir=None) -> pd.DataFrame:
     """:func:`spectral_summary` of every clip of ``meta`` (column ``path``), with its ``actor`` and ``sex``.
 
     A pass over every clip (about 30 s for the 1440 clips of the corpus), so the measurements are
-    cached on disk (:func:`voice_cache_path`, in ``cache_dir``, default
+    cached on disk (:func:`cache_path`, in ``cache_dir``, default
     :func:`course_utils.base.paths.cache_dir`; written atomically and read back exactly): a rerun of
     ``04_mel_scale`` reads them in a moment, and a damaged entry is reported, removed and
     measured again (:func:`course_utils.data.cache.cached`). ``progress``: a bar over the clips
@@ -284,7 +276,7 @@ def voice_table(meta: pd.DataFrame, cutoff_hz: float = 4000.0, progress: bool = 
         missing = [c for c in VOICE_COLUMNS if c not in table.columns]
         return f"has no column {missing[0]}" if missing else None
 
-    measured = cache.cached(voice_cache_path(meta, cutoff_hz, cache_dir), measure, what="voice spectra",
+    measured = cache.cached(cache_path(meta, cutoff_hz, cache_dir), measure, what="voice spectra",
                             names=names, check=complete)
     labels = pd.DataFrame({"actor": meta["actor"].to_numpy(), "sex": meta["sex"].astype(str).to_numpy()})
     return pd.concat([labels, measured[list(VOICE_COLUMNS)].reset_index(drop=True).astype(float)], axis=1)
@@ -424,7 +416,8 @@ def plot_side_by_side(clips: list[tuple[str, np.ndarray]], sr: int, n_fft: int =
     axes = np.atleast_1d(axes)
     img = None
     for ax, (title, y), d in zip(axes, clips, durations):
-        img = specshow_mel(log_mel(y, sr, n_fft, hop_length, n_mels), sr, hop_length, ax=ax, title=title, colorbar=False)
+        S_db = features.log_mel(y, sr, features.FeatureConfig(n_fft=n_fft, hop_length=hop_length, n_mels=n_mels))
+        img = specshow_mel(S_db, sr, hop_length, ax=ax, title=title, colorbar=False)
         ax.set_xlim(0, d)
     for ax in axes[1:]:
         ax.set_ylabel("")
@@ -549,7 +542,7 @@ def mel_bands_explorer(y: np.ndarray, sr: int, n_mels: int = 32, *, n_fft: int =
     sound like when turned back into a signal (``librosa.feature.inverse.mel_to_audio``,
     Griffin-Lim with ``n_iter`` iterations: about 1 to 2 s on one core for a 3-s clip).
 
-    The function behind the notebook's slider (:func:`explore`). Taught in ``04_mel_scale``.
+    The function behind the notebook's slider (:func:`~course_utils.base.jupyter.explore`). Taught in ``04_mel_scale``.
     """
     import librosa
 

@@ -6,6 +6,9 @@ Used from notebook ``00_getting_the_data`` on (waveforms, players) and ``04_mel_
 
 from __future__ import annotations
 
+from typing import Sequence
+
+import librosa
 import librosa.display
 import matplotlib.pyplot as plt
 import numpy as np
@@ -92,3 +95,16 @@ def specshow_db(S_db: np.ndarray, sr: int, hop_length: int, ax: plt.Axes | None 
         ax.set_title(title)
     plt.colorbar(img, ax=ax, format="%+2.0f dB", label="level (dB)")
     return ax
+
+
+def mel_ticks(config, height: int, freqs: Sequence[float] = (125, 250, 500, 1000, 2000, 4000, 8000)):
+    """Row positions and labels (Hz: ``"500"``, ``"2k"``) of ``freqs`` on a log-Mel image ``height``
+    rows high, made with ``config`` (a :class:`course_utils.sound.features.FeatureConfig`: its Mel
+    bands, ``fmin``, ``fmax``, rate). The frequencies outside the image's range are left out.
+    Used by every figure of log-Mel images: ``05_eda``, ``12_autoencoder``,
+    ``16_better_emotion_model``. ``ax.set_yticks(*mel_ticks(config, image.shape[0]))``."""
+    fmax = config.fmax or config.sample_rate / 2
+    centres = librosa.mel_frequencies(n_mels=config.mels + 2, fmin=config.fmin, fmax=fmax)[1:-1]
+    rows = np.arange(config.mels) * height / config.mels + 0.5 * height / config.mels
+    keep = [f for f in freqs if centres[0] <= f <= centres[-1]]
+    return np.interp(keep, centres, rows), [f"{f:g}" if f < 1000 else f"{f / 1000:g}k" for f in keep]

@@ -281,12 +281,21 @@ def region_time(y: np.ndarray, sr: int, regions: pd.DataFrame, label: str, how: 
     return float(t[np.flatnonzero(inside)[np.argmax(levels[inside])]])
 
 
-def band_energy_share(y: np.ndarray, sr: int, cutoff_hz: float = 4000.0, n_fft: int = 2048, hop_length: int = 512) -> float:
-    """Share (0 to 1) of a signal's spectral energy above ``cutoff_hz`` (power spectrogram, summed over time)."""
-    S = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop_length)) ** 2
-    f = librosa.fft_frequencies(sr=sr, n_fft=n_fft)
+def energy_share_above(S: np.ndarray, freqs: np.ndarray, cutoff_hz: float) -> float:
+    """Share (0 to 1) of the energy of a power spectrogram ``S`` (frequency bins x frames, bin
+    frequencies ``freqs`` in Hz) that lies in the bins at or above ``cutoff_hz``; 0 for silence.
+    Taught in ``03_spectrogram`` (what lies above 4 kHz in voiced and in noisy regions); used by
+    ``04_mel_scale``'s voice summary (:func:`course_utils.sound.mel.spectral_summary`)."""
     total = S.sum()
-    return float(S[f >= cutoff_hz].sum() / total) if total > 0 else 0.0
+    return float(S[np.asarray(freqs) >= cutoff_hz].sum() / total) if total > 0 else 0.0
+
+
+def band_energy_share(y: np.ndarray, sr: int, cutoff_hz: float = 4000.0, n_fft: int = 2048, hop_length: int = 512) -> float:
+    """Share (0 to 1) of a signal's spectral energy at or above ``cutoff_hz`` (its power
+    spectrogram, summed over time: :func:`energy_share_above`). Taught in ``03_spectrogram``;
+    ``14_raw_waveform`` measures with it what resampling to ``2 * cutoff_hz`` throws away."""
+    S = np.abs(librosa.stft(np.asarray(y, dtype=np.float32), n_fft=n_fft, hop_length=hop_length)) ** 2
+    return energy_share_above(S, librosa.fft_frequencies(sr=sr, n_fft=n_fft), cutoff_hz)
 
 
 def region_summary(y: np.ndarray, sr: int, **kwargs) -> dict:

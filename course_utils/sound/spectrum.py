@@ -38,6 +38,7 @@ Plotting helpers: :func:`plot_components`, :func:`plot_spectrum`, :func:`mark_ha
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -327,9 +328,12 @@ def track_f0(
     cover 93 ms) and lets a hidden Markov model choose a smooth path and decide voiced or
     not. On real recordings pyin may call the low hum of a silent tail "voiced" at ``fmin``;
     ``gate_db`` marks every frame more than ``gate_db`` dB below the clip's loudest frame
-    unvoiced (``None``: no gate). Taught in ``02_spectrum``.
+    unvoiced (``None``: no gate). Taught in ``02_spectrum``; ``05_eda`` measures every clip's pitch
+    with it (:func:`course_utils.sound.eda.clip_acoustics`, no gate: the clip's silence is trimmed first).
     """
-    f0, voiced, prob = librosa.pyin(y, fmin=fmin, fmax=fmax, sr=sr, frame_length=frame_length, hop_length=hop_length)
+    with warnings.catch_warnings():  # pyin warns on frames with no trough; they come out unvoiced
+        warnings.simplefilter("ignore", RuntimeWarning)
+        f0, voiced, prob = librosa.pyin(y, fmin=fmin, fmax=fmax, sr=sr, frame_length=frame_length, hop_length=hop_length)
     if gate_db is not None:
         rms = librosa.feature.rms(y=y, frame_length=frame_length, hop_length=hop_length)[0][: len(f0)]
         loud = librosa.amplitude_to_db(rms, ref=np.max) > -gate_db

@@ -35,9 +35,8 @@ are):
 The build writes into a temporary folder beside ``build/site`` and replaces the old site
 with one rename, so a failed build never leaves half a site.
 
-Headless Chromium checks the site (``tests/test_site.py``): :func:`chromium_screenshot`,
-:func:`chromium_dom` (the DOM after JavaScript ran) and :func:`image_stats` (is a screenshot
-more than a blank page?).
+Headless Chromium checks the site (``tests/test_site.py``, with the test-only helpers of
+``tests/browser.py``: the DOM after JavaScript ran, screenshots, is a screenshot more than a blank page?).
 
 Command line (:func:`add_subcommand`; ``make site`` runs the first)::
 
@@ -64,8 +63,7 @@ import pandas as pd
 import yaml
 
 from course_utils.base import paths
-from course_utils.data import download
-from course_utils.data.atomic import atomic_path
+from course_utils.data import atomic, download
 from course_utils.course import results
 
 TITLE = "Deep Learning for Audio Signals"
@@ -85,8 +83,6 @@ RESULTS_PAGE = "results"
 #: Where ``make site`` keeps the site tools (see the module docstring).
 SITE_VENV = ".venv-site"
 JUPYTER_BOOK_ENV = "COURSE_JUPYTER_BOOK"
-CHROMIUM_ENV = "COURSE_CHROMIUM"
-CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 EXPLORER_NOTE = (
     '<p class="course-explorer-note"><strong>Interactive explorer.</strong> Its sliders need '
     "a running Python kernel: open this chapter in JupyterLab (the <code>notebooks/</code> "
@@ -415,23 +411,6 @@ def find_jupyter_book() -> str:
     )
 
 
-def _replace_dir(new: Path, target: Path) -> None:
-    """Put the folder ``new`` at ``target``, replacing what was there, with renames only."""
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}-old-{os.getpid()}")
-        shutil.rmtree(old, ignore_errors=True)
-        os.rename(target, old)
-    try:
-        os.rename(new, target)
-    except OSError:
-        if old is not None:
-            os.rename(old, target)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def build_site(
     executed_dir: str | Path | None = None,
     output: str | Path | None = None,
@@ -464,79 +443,11 @@ def build_site(
         if proc.returncode != 0 or not (html / "index.html").is_file():
             log = (proc.stdout + proc.stderr)[-3000:]
             raise RuntimeError(f"Jupyter Book failed (exit status {proc.returncode}); the site was not changed. Its log ends:\n{log}")
-        _replace_dir(html, output)
+        atomic.replace_dir(html, output)
         print(f"Site written to {output} in {time.perf_counter() - t0:.0f} s: open {output / 'index.html'}", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return output
-
-
-# --------------------------------------------------------------------------------- chromium
-
-
-def find_chromium() -> str | None:
-    """A headless-capable Chromium: ``$COURSE_CHROMIUM``, else the first of
-    :data:`CHROMIUM_NAMES` on the ``PATH``; ``None`` when there is none."""
-    env = os.environ.get(CHROMIUM_ENV)
-    if env:
-        return env
-    return next((found for name in CHROMIUM_NAMES if (found := shutil.which(name))), None)
-
-
-def _chromium(url: str, *extra: str, chromium: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    program = chromium or find_chromium()
-    if program is None:
-        raise FileNotFoundError("Chromium is not installed. Fix (Debian/Ubuntu): sudo apt-get install chromium")
-    with tempfile.TemporaryDirectory(prefix="course-chromium-") as profile:
-        cmd = [
-            program, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
-            "--mute-audio", "--no-first-run", "--disable-extensions", "--disable-background-networking",
-            f"--user-data-dir={profile}", "--virtual-time-budget=5000", *extra, url,
-        ]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    if proc.returncode != 0:
-        raise RuntimeError(f"Chromium failed on {url} (exit status {proc.returncode}): {proc.stderr[-1500:]}")
-    return proc
-
-
-def _url(page: str | Path) -> str:
-    page = str(page)
-    return page if re.match(r"^[a-z]+://", page) else Path(page).resolve().as_uri()
-
-
-def chromium_dom(page: str | Path, *, chromium: str | None = None) -> str:
-    """The page's DOM after its JavaScript ran, as HTML (``chromium --headless --dump-dom``)."""
-    return _chromium(_url(page), "--dump-dom", chromium=chromium).stdout
-
-
-def chromium_screenshot(page: str | Path, png: str | Path, *, size: tuple[int, int] = (1280, 1000),
-                        chromium: str | None = None) -> Path:
-    """Save a screenshot of ``page`` (a file or a URL) as seen in a ``size`` window, to ``png``
-    (written atomically)."""
-    png = Path(png)
-    png.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="course-shot-") as tmp:
-        shot = Path(tmp) / "shot.png"
-        _chromium(_url(page), f"--screenshot={shot}", f"--window-size={size[0]},{size[1]}", chromium=chromium)
-        if not shot.is_file():
-            raise RuntimeError(f"Chromium wrote no screenshot of {page}")
-        with atomic_path(png) as out:
-            shutil.copyfile(shot, out)
-    return png
-
-
-def image_stats(png: str | Path) -> dict[str, float]:
-    """How much a screenshot shows: the fraction of pixels that are not near-white
-    (``ink``) and the number of distinct colours (each channel in 16 steps: ``colours``)."""
-    import numpy as np
-    from PIL import Image
-
-    with Image.open(png) as img:
-        rgb = np.asarray(img.convert("RGB"), dtype=np.uint8)
-    ink = float((rgb.min(axis=2) < 235).mean())
-    coarse = (rgb // 16).reshape(-1, 3).astype(np.int32)
-    colours = len(np.unique(coarse[:, 0] * 256 + coarse[:, 1] * 16 + coarse[:, 2]))
-    return {"ink": ink, "colours": float(colours), "width": float(rgb.shape[1]), "height": float(rgb.shape[0])}
 
 
 # ------------------------------------------------------------------------------ command line
