@@ -19,7 +19,8 @@ RED, RESET = "\x1b[31m", "\x1b[0m"
 
 class CourseError(Exception):
     """An error whose message says what went wrong and how to fix it; shown without a traceback
-    in notebooks. Used from ``00_getting_the_data`` on."""
+    in notebooks. Taught in ``00_getting_the_data`` (exercise 4: the parameter check's message);
+    every chapter raises it, or one of its subclasses, for input it can explain."""
 
     def _render_traceback_(self) -> list[str]:
         """What IPython shows instead of a traceback: the class name and the message, in red."""
@@ -29,9 +30,14 @@ class CourseError(Exception):
 
 class ParameterError(CourseError, ValueError):
     """A notebook parameter with a value the chapter cannot use (:func:`course_utils.course.params.check`).
-    Raised in every chapter's first code cells."""
+    Taught in ``00_getting_the_data`` (its Parameters section and exercise 4); raised in every
+    chapter's first code cells."""
 
 
 class InputError(CourseError, ValueError):
     """A signal or file the course cannot use (empty, silent, not finite), named with the fix.
-    Raised by the feature recipes of ``04_mel_scale`` and ``06_preprocessing``."""
+    Raised by the feature recipe (:func:`course_utils.sound.features.clip_image`) of ``04_mel_scale``,
+    ``06_preprocessing`` and every chapter that computes log-Mel images, and by the classifier
+    explorer of ``16_better_emotion_model``; the file errors of ``00_getting_the_data``
+    (:class:`course_utils.data.metadata.RavdessNameError`, :class:`course_utils.data.metadata.AudioFileError`)
+    are kinds of it."""

@@ -17,6 +17,7 @@ imports neither matplotlib nor TensorFlow (Keras is imported by :func:`epoch_pro
 :func:`progress`          a progress bar (tqdm's widget live; a text line headless)
 :func:`map_files`         a function over files, in processes, with one bar
 :func:`epoch_progress`    a Keras callback: one bar per training, seconds per epoch
+                          (:func:`seconds_per_epoch`, also what the chapters print)
 :func:`message_html`      a message box for a notebook's output; :func:`say` shows one
 ========================  ==================================================================
 
@@ -41,16 +42,25 @@ HEADLESS_ENV = "COURSE_HEADLESS"
 #: long step in the executed notebook, not one per item.
 HEADLESS_MININTERVAL = 30.0
 
+
+# --------------------------------------------------------------------------------------
+# Live or headless
+# --------------------------------------------------------------------------------------
 def headless() -> bool:
-    """Whether this kernel runs headless (no one to move a slider)."""
+    """Whether this kernel runs headless (no one to move a slider): ``$COURSE_HEADLESS`` is ``1``,
+    as :func:`course_utils.tools.runner.headless_kernel` sets it for papermill and the tests.
+
+    Asked by :func:`explore`, :func:`progress` and :func:`say`, and by the explorers of
+    ``03_spectrogram`` and ``16_better_emotion_model``: so it decides what every chapter's bars
+    and the sliders of ``01_sound_and_sampling`` and ``04_mel_scale`` look like in a run without
+    a screen (a static copy of ``01_sound_and_sampling`` shows only the sliders' start values).
+    """
     return os.environ.get(HEADLESS_ENV) == "1"
 
 
-# ----------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 # Sliders
-# ----------------------------------------------------------------------------------------
-
-
+# --------------------------------------------------------------------------------------
 def explore(function: Callable, *, fixed: dict[str, Any] | None = None, **sliders: dict) -> Any:
     """``ipywidgets.interact`` with sliders, or one call with the start values when headless.
 
@@ -66,6 +76,8 @@ def explore(function: Callable, *, fixed: dict[str, Any] | None = None, **slider
     the value it returns is never shown again (``interact`` displays it, so the figure appeared
     twice). Live, the controls are displayed here and ``function`` is returned with the panel as
     its ``widget`` (``ipywidgets.interact``'s convention); headless, the function's value.
+    Taught in ``01_sound_and_sampling`` (the aliasing explorer); ``04_mel_scale`` uses it for
+    its Mel-band explorer.
 
     >>> explore(draw, freq=dict(value=3000, min=100, max=12000, step=50), fixed=dict(seconds=1.0))  # doctest: +SKIP
     """
@@ -101,11 +113,9 @@ def explore(function: Callable, *, fixed: dict[str, Any] | None = None, **slider
     return handle
 
 
-# ----------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 # Progress bars
-# ----------------------------------------------------------------------------------------
-
-
+# --------------------------------------------------------------------------------------
 def progress(iterable=None, **kwargs):
     """A progress bar over ``iterable`` (or ``total=`` steps updated by hand): ``tqdm``.
 
@@ -117,6 +127,11 @@ def progress(iterable=None, **kwargs):
     (:mod:`course_utils.tools.site`). nbval compares ``stderr`` as strictly as ``stdout``, so a
     bar, whose line holds timings, must never run in a ``# NBVAL_CHECK_OUTPUT`` cell.
     Other keywords go to ``tqdm`` (``desc``, ``unit``, ``total``, ``disable`` ...).
+
+    Used by every long per-clip step of the chapters: the offline corpus
+    (``00_getting_the_data``), the pitch tracks of ``02_spectrum`` and ``05_eda``, the trimming
+    and the log-Mel images of ``06_preprocessing`` (and every chapter after it that computes
+    them), the training bars of ``08_cnn_binary`` to ``17_new_voices`` (:func:`epoch_progress`).
 
     >>> for path in progress(paths, desc="clips", unit="file"): ...  # doctest: +SKIP
     """
@@ -136,7 +151,10 @@ def map_files(fn, files, *args, n_jobs: int = 1, desc: str = "files", progress_b
     """``[fn(f, *args) for f in files]`` in ``n_jobs`` processes (joblib, batches of 16), with one
     :func:`progress` bar counting the files; ``n_jobs=1`` runs in this process. ``executor``: a
     ``concurrent.futures`` executor to use instead (e.g. fresh worker processes). The results keep
-    the order of ``files``. Used by the feature extractors of ``07_classical_baseline``.
+    the order of ``files``. Used by the feature extractors of the classical baseline: the clip
+    statistics (:func:`course_utils.learning.baseline.cached_features`, ``06_preprocessing`` and
+    ``07_classical_baseline``) and eGeMAPS (:func:`course_utils.sound.egemaps.cached`,
+    ``07_classical_baseline`` and ``17_new_voices``).
     """
     bar = progress(total=len(files), desc=desc, unit="file", disable=not progress_bar)
     try:
@@ -160,9 +178,11 @@ def map_files(fn, files, *args, n_jobs: int = 1, desc: str = "files", progress_b
 def seconds_per_epoch(seconds: Sequence[float]) -> float:
     """The typical duration of an epoch: the mean over the epochs after the first, which also
     traces and compiles the model (the first alone when there is only one). What the bar of
-    :func:`epoch_progress` shows, and what ``16_better_emotion_model`` prints from
-    ``history["seconds"]`` (:func:`course_utils.learning.training.fit` times every epoch from its start to
-    its end, as the bar does), so that the two agree."""
+    :func:`epoch_progress` shows, and what the chapters print from ``history["seconds"]``
+    (:func:`course_utils.learning.training.fit` times every epoch from its start to its end, as the
+    bar does), so that the two agree. Explained in ``16_better_emotion_model``; printed and
+    recorded by every chapter that trains a network, ``08_cnn_binary`` to ``17_new_voices``
+    (all but ``13_multitask``)."""
     seconds = [float(s) for s in seconds]
     if not seconds:
         return float("nan")
@@ -188,7 +208,8 @@ def epoch_progress(epochs: int, desc: str = "training", metrics: Sequence[str] =
     once there are others (:func:`seconds_per_epoch`), as ``16_better_emotion_model``'s printed
     line counts them. ``callback_base``: the callback class to derive from, ``keras.callbacks.Callback``
     (imported when called) by default; ``tf_keras.callbacks.Callback`` for the TensorFlow
-    Probability models of ``15_uncertainty``.
+    Probability models of ``15_uncertainty``. Used through :func:`course_utils.learning.training.fit`
+    by every chapter that trains a network, ``08_cnn_binary`` to ``17_new_voices``.
     """
     import time
 
@@ -228,12 +249,9 @@ def epoch_progress(epochs: int, desc: str = "training", metrics: Sequence[str] =
     return EpochProgress()
 
 
-
-# ----------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 # Messages in a notebook's output
-# ----------------------------------------------------------------------------------------
-
-
+# --------------------------------------------------------------------------------------
 def message_html(text: str, kind: str = "error", title: str = "") -> str:
     """A message for a notebook's output as HTML: escaped, `code` between backticks shown as code,
     lines broken between words (a stream's text in JupyterLab breaks anywhere, even mid-word), in
@@ -253,7 +271,8 @@ def message_html(text: str, kind: str = "error", title: str = "") -> str:
 
 
 def say(text: str, kind: str = "note", title: str = "") -> None:
-    """``text`` in the notebook: a :func:`message_html` box in JupyterLab, plain lines headless."""
+    """``text`` in the notebook: a :func:`message_html` box in JupyterLab, plain lines headless.
+    Used by the classifier explorer of ``16_better_emotion_model`` (a recording that is too quiet)."""
     if headless():
         print(f"{title} {text}".strip())
         return

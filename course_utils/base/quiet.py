@@ -53,12 +53,16 @@ STARTUP_NOISE: tuple[re.Pattern, ...] = tuple(re.compile(p) for p in (
 
 
 def is_startup_noise(line: str, patterns: Sequence[re.Pattern] = STARTUP_NOISE) -> bool:
-    """Whether ``line`` (without its line break) is one of TensorFlow's known start-up notes."""
+    """Whether ``line`` (without its line break) is one of TensorFlow's known start-up notes.
+    Used by :func:`import_tensorflow`, in the import cell of ``06_preprocessing`` and ``08_cnn_binary``
+    to ``17_new_voices``."""
     return any(p.fullmatch(line.rstrip("\r\n")) for p in patterns)
 
 
 def drop_startup_noise(text: str, patterns: Sequence[re.Pattern] = STARTUP_NOISE) -> str:
-    """``text`` without the lines that are TensorFlow start-up notes (:func:`is_startup_noise`)."""
+    """``text`` without the lines that are TensorFlow start-up notes (:func:`is_startup_noise`).
+    Used by :func:`import_tensorflow`, in the import cell of ``06_preprocessing`` and ``08_cnn_binary``
+    to ``17_new_voices``."""
     return "".join(line for line in text.splitlines(keepends=True) if not is_startup_noise(line, patterns))
 
 
@@ -70,7 +74,8 @@ def filtered_stderr(patterns: Sequence[re.Pattern] = STARTUP_NOISE) -> Iterator[
 
     The descriptor is restored from a copy kept open throughout, so that a reader of the
     original descriptor (ipykernel forwards it to the notebook through a pipe) never sees it
-    closed.
+    closed. Used by :func:`import_tensorflow`, in the import cell of ``06_preprocessing`` and
+    ``08_cnn_binary`` to ``17_new_voices``.
     """
     try:
         fd = 2

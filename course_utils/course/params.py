@@ -15,7 +15,8 @@ not guessed: papermill turns only ``True``, ``False`` and ``None`` into Python v
 :data:`PARAMETERS` gives each name its one meaning and its allowed values; :data:`CHAPTERS` lists
 the names each chapter declares (a test keeps it equal to the notebooks' parameters cells) and the
 few places where a chapter allows less than the course (VGG16 needs at least 32 pixels, the
-autoencoder a multiple of 16).
+autoencoder a multiple of 16). Each meaning is a :class:`Spec`, made by one of :func:`flag`,
+:func:`whole`, :func:`real`, :func:`choice`, :func:`sequence`, :func:`mapping` and :func:`path`.
 
 Taught in ``00_getting_the_data`` (its Parameters section and exercise 4).
 """
@@ -35,9 +36,13 @@ from course_utils.data import metadata
 _TRUTHY_WORDS = {"true", "false", "yes", "no", "on", "off", "1", "0", "y", "n", "t", "f"}
 
 
+# --------------------------------------------------------------------------------------
+# Kinds of value: what a parameter means and which values it takes
+# --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Spec:
-    """What one parameter means and which values it takes. Used by :func:`check`."""
+    """What one parameter means and which values it takes. Used by :func:`check`, every chapter's
+    parameter check (taught in ``00_getting_the_data``)."""
 
     meaning: str  #: what the parameter sets, the same in every chapter
     allowed: str  #: the allowed values, in words
@@ -56,7 +61,8 @@ def _is_real(v: Any) -> bool:
 
 
 def flag(meaning: str, example: bool = True) -> Spec:
-    """True or False, a real bool (not the string "false"). Used by :data:`PARAMETERS`."""
+    """True or False, a real bool (not the string "false"). Used by :data:`PARAMETERS`, so by every chapter's parameter check (:func:`check`, taught in
+    ``00_getting_the_data``)."""
     import numpy as np
 
     return Spec(meaning, "True or False", example, lambda v: isinstance(v, (bool, np.bool_)))
@@ -65,7 +71,8 @@ def flag(meaning: str, example: bool = True) -> Spec:
 def whole(meaning: str, lo: int | None = None, hi: int | None = None, *, none: str | None = None,
           multiple_of: int | None = None, example: int | None = None, exclude: tuple[int, ...] = ()) -> Spec:
     """A whole number in ``[lo, hi]`` (either end open when None), optionally a multiple of
-    ``multiple_of`` and never one of ``exclude``. Used by :data:`PARAMETERS`."""
+    ``multiple_of`` and never one of ``exclude``. Used by :data:`PARAMETERS`, so by every chapter's parameter check (:func:`check`, taught in
+    ``00_getting_the_data``)."""
     words = "a whole number" + (f" from {lo} to {hi}" if lo is not None and hi is not None else
                                 f" >= {lo}" if lo is not None else f" <= {hi}" if hi is not None else "")
     if multiple_of:
@@ -82,7 +89,8 @@ def whole(meaning: str, lo: int | None = None, hi: int | None = None, *, none: s
 
 def real(meaning: str, lo: float | None = None, hi: float | None = None, *, lo_open: bool = False,
          none: str | None = None, example: float | None = None) -> Spec:
-    """A finite number in ``[lo, hi]`` (``(lo, hi]`` with ``lo_open``). Used by :data:`PARAMETERS`."""
+    """A finite number in ``[lo, hi]`` (``(lo, hi]`` with ``lo_open``). Used by :data:`PARAMETERS`, so by every chapter's parameter check (:func:`check`, taught in
+    ``00_getting_the_data``)."""
     left = ">" if lo_open else ">="
     words = "a number" + (f" {left} {lo}" if lo is not None else "") + (f"{' and' if lo is not None else ''} <= {hi}" if hi is not None else "")
 
@@ -99,15 +107,16 @@ def real(meaning: str, lo: float | None = None, hi: float | None = None, *, lo_o
 
 def choice(meaning: str, values: tuple, *, none: str | None = None, also: Callable[[Any], bool] | None = None,
            also_words: str = "") -> Spec:
-    """One of ``values`` (or anything ``also`` accepts, described by ``also_words``). Used by
-    :data:`PARAMETERS`."""
+    """One of ``values`` (or anything ``also`` accepts, described by ``also_words``). Used by :data:`PARAMETERS`, so by every chapter's parameter check (:func:`check`, taught in
+    ``00_getting_the_data``)."""
     words = "one of " + ", ".join(map(repr, values)) + (f", or {also_words}" if also_words else "")
     return Spec(meaning, words, values[0], lambda v: (isinstance(v, str) and v in values) or bool(also and also(v)), none)
 
 
 def sequence(meaning: str, item: Spec, *, min_len: int = 1, length: int | None = None, unique: bool = False,
              increasing: bool = False, none: str | None = None, example: Any = None) -> Spec:
-    """A list or tuple of values that each pass ``item``. Used by :data:`PARAMETERS`."""
+    """A list or tuple of values that each pass ``item``. Used by :data:`PARAMETERS`, so by every chapter's parameter check (:func:`check`, taught in
+    ``00_getting_the_data``)."""
     n = f"exactly {length}" if length else f"at least {min_len}"
     words = f"a list of {n} values, each {item.allowed}" + (", all different" if unique else "") + (", increasing" if increasing else "")
 
@@ -124,7 +133,8 @@ def sequence(meaning: str, item: Spec, *, min_len: int = 1, length: int | None =
 
 
 def mapping(meaning: str, keys: tuple[str, ...], item: Spec, *, example: Any = None) -> Spec:
-    """A dict from some of ``keys`` to values that pass ``item``. Used by :data:`PARAMETERS`."""
+    """A dict from some of ``keys`` to values that pass ``item``. Used by :data:`PARAMETERS`, so by every chapter's parameter check (:func:`check`, taught in
+    ``00_getting_the_data``)."""
     words = f"a dict from some of {', '.join(map(repr, keys))} to {item.allowed}"
 
     def test(v):
@@ -138,10 +148,14 @@ def _path_like(v: Any) -> bool:
 
 
 def path(meaning: str, *, none: str | None = None, example: str = "build/results") -> Spec:
-    """A file or folder path (a string or ``pathlib.Path``). Used by :data:`PARAMETERS`."""
+    """A file or folder path (a string or ``pathlib.Path``). Used by :data:`PARAMETERS`, so by every chapter's parameter check (:func:`check`, taught in
+    ``00_getting_the_data``)."""
     return Spec(meaning, "a path (a string)", example, _path_like, none)
 
 
+# --------------------------------------------------------------------------------------
+# Every parameter of the course, and the parameters of each chapter
+# --------------------------------------------------------------------------------------
 _RAVDESS_NAME = re.compile(r"^\d{2}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}\.wav$")  # lower-case .wav, as RAVDESS ships it
 _TASKS = tuple(metadata.TASKS)
 _DEFAULT = "the chapter's default, see its parameters cell"
@@ -314,6 +328,9 @@ CHAPTERS: dict[str, dict[str, Spec | None]] = {
 }
 
 
+# --------------------------------------------------------------------------------------
+# The check
+# --------------------------------------------------------------------------------------
 def spec(chapter: str, name: str) -> Spec:
     """The spec of parameter ``name`` in ``chapter``: the chapter's own, else the course's.
     Used by :func:`check`; taught in ``00_getting_the_data``."""
@@ -338,7 +355,8 @@ def _fix(name: str, s: Spec) -> str:
 
 def problem(chapter: str, name: str, value: Any) -> str | None:
     """None when ``value`` is allowed for ``name`` in ``chapter``; else the message: the
-    parameter, the value and its type, what is allowed, and the fix. Used by :func:`check`."""
+    parameter, the value and its type, what is allowed, and the fix. Used by :func:`check`; the
+    messages are those of ``00_getting_the_data``'s exercise 4."""
     s = spec(chapter, name)
     if value is None and s.none is not None:
         return None
@@ -362,7 +380,7 @@ def check(namespace: Mapping[str, Any], chapter: str) -> None:
     message for every value the chapter cannot use, and one line per missing parameter.
 
     Run it in the cell right after the parameters cell of every chapter; taught in
-    ``00_getting_the_data``.
+    ``00_getting_the_data`` (its Parameters section and exercise 4).
 
     >>> check({"dataset": "auto", "quick": "false", "seed": 0}, "00_getting_the_data")
     Traceback (most recent call last):

@@ -55,13 +55,17 @@ def _fraction(x: float, name: str) -> float:
     return x
 
 
+# --------------------------------------------------------------------------------------
+# Standard errors
+# --------------------------------------------------------------------------------------
 def binomial_se(p: float, n: int) -> float:
     """The standard error ``sqrt(p (1 - p) / n)`` of an accuracy ``p`` measured on ``n`` clips.
 
     How much an accuracy would move if the test set were drawn again: with 216 test clips and
-    an accuracy near 0.5 it is about 3.4 percentage points. Used by :func:`compare`,
-    :func:`versus_chance` and :func:`spread_vs_binomial`; taught in ``07_classical_baseline``,
-    ``09_cnn_multiclass``, ``10_augmentation``, ``16_better_emotion_model`` and ``99_results``.
+    an accuracy near 0.5 it is about 3.4 percentage points. Taught in ``07_classical_baseline``
+    ("Small test sets are noisy") and ``10_augmentation`` (the formula); called in
+    ``06_preprocessing``, ``08_cnn_binary``, ``09_cnn_multiclass`` and ``16_better_emotion_model``,
+    and the yardstick of :func:`difference_se`, :func:`versus_chance` and :func:`spread_vs_binomial`.
     """
     p = _fraction(p, "p")
     if not 0.0 <= p <= 1.0:
@@ -75,16 +79,25 @@ def difference_se(a: float, n_a: int, b: float, n_b: int) -> float:
     """The standard error of ``a - b``, two accuracies measured on independent test sets of
     ``n_a`` and ``n_b`` clips: ``sqrt(se_a^2 + se_b^2)`` with :func:`binomial_se`. The ``se`` to
     give :func:`compare` when two models were tested on different clips. Used in
-    ``07_classical_baseline``, ``16_better_emotion_model`` and ``17_new_voices``.
+    ``06_preprocessing``, ``07_classical_baseline``, ``09_cnn_multiclass``, ``10_augmentation``,
+    ``14_raw_waveform``, ``16_better_emotion_model`` and ``17_new_voices``, by
+    :func:`uncertainty_shift` (``15_uncertainty``) and by ``99_results``
+    (:func:`course_utils.course.summary.headline_comparisons`).
     """
     return float(math.hypot(binomial_se(a, n_a), binomial_se(b, n_b)))
 
 
+# --------------------------------------------------------------------------------------
+# Levels and differences in words
+# --------------------------------------------------------------------------------------
 def pct(x: float, digits: int = 1) -> str:
     """A fraction as a percentage, e.g. ``pct(0.4259) == "42.6 %"``.
 
     For levels (an accuracy, a share); a difference of two fractions is :func:`points`.
-    Used in every chapter that prints a measured share (02-16, 99).
+    Called in ``04_mel_scale`` and ``07_classical_baseline``; every sentence of :func:`compare`,
+    :func:`versus_chance`, :func:`calibration` and :func:`uncertainty_shift` gives its levels with
+    it (``06_preprocessing`` to ``09_cnn_multiclass``, ``14_raw_waveform`` to ``17_new_voices``,
+    ``99_results``).
     """
     x = _fraction(x, "x")
     text = f"{100.0 * x:.{digits}f}"
@@ -99,7 +112,9 @@ def points(d: float, digits: int = 1) -> str:
     ``points(0.032) == "3.2 percentage points"``. The sign is kept (``points(-0.01) ==
     "-1.0 percentage points"``), so the number never says less than it measured; where the
     words carry the direction ("ahead by", "drops by"), pass ``abs(d)``. Always plural, also
-    for 1.0. Used by :func:`compare` and in chapters 06, 07, 09, 10, 13, 14, 16 and 99.
+    for 1.0. Used by :func:`compare`, :func:`spread_vs_binomial` and :func:`uncertainty_shift`,
+    and called in ``06_preprocessing``, ``07_classical_baseline``, ``09_cnn_multiclass`` and
+    ``16_better_emotion_model``.
     """
     d = _fraction(d, "d")
     text = f"{100.0 * d:.{digits}f}"
@@ -116,8 +131,10 @@ def compare(a: float, b: float, *, a_name: str, b_name: str, se: float | None = 
 
     ``se`` (a fraction, e.g. :func:`binomial_se` of the difference or of one accuracy): when
     given and ``|a - b| <= se`` the two are called level. A difference that rounds to zero at
-    ``digits`` is level as well. Used in ``06_preprocessing``, ``07_classical_baseline``,
-    ``09_cnn_multiclass``, ``16_better_emotion_model`` and ``99_results``.
+    ``digits`` is level as well. Why two numbers within one standard error are level is taught
+    in ``07_classical_baseline``; used in ``06_preprocessing``, ``07_classical_baseline``,
+    ``08_cnn_binary``, ``09_cnn_multiclass``, ``14_raw_waveform``, ``16_better_emotion_model``,
+    ``17_new_voices`` and ``99_results``.
     """
     a, b = _fraction(a, "a"), _fraction(b, "b")
     d = a - b
@@ -143,8 +160,8 @@ def versus_chance(acc: float, chance: float, n: int) -> str:
     2-5 se above is ``"above chance (...)"``, within 2 se either way ``"not distinguishable
     from chance (...)"``, more than 2 se below ``"below chance (...)"``. Chance is one over the
     number of classes (:func:`course_utils.course.study.chance`). Used in ``07_classical_baseline``,
-    ``09_cnn_multiclass``, ``11_transfer_vgg16``, ``12_autoencoder``, ``16_better_emotion_model``
-    and ``99_results``.
+    ``08_cnn_binary``, ``09_cnn_multiclass`` and ``17_new_voices``, and by :func:`calibration`
+    (``15_uncertainty``).
     """
     acc, chance = _fraction(acc, "acc"), _fraction(chance, "chance")
     se = binomial_se(chance, n)
@@ -160,12 +177,16 @@ def versus_chance(acc: float, chance: float, n: int) -> str:
     return f"{word} ({pct(chance)})"
 
 
+# --------------------------------------------------------------------------------------
+# Pitch
+# --------------------------------------------------------------------------------------
 def semitones(f_high: float, f_low: float) -> float:
     """The interval from ``f_low`` up to ``f_high`` in semitones, ``12 log2(f_high / f_low)``.
 
     12 semitones are an octave (double the frequency). This is
     :func:`course_utils.sound.spectrum.semitones` with the higher frequency first. Used by
-    :func:`pitch_gap`; chapters ``02_spectrum``, ``04_mel_scale``, ``05_eda``.
+    :func:`pitch_gap` (``02_spectrum``, ``04_mel_scale``, ``05_eda``, ``07_classical_baseline``);
+    called directly in ``04_mel_scale``.
     """
     f_high, f_low = _fraction(f_high, "f_high"), _fraction(f_low, "f_low")
     if f_high <= 0 or f_low <= 0:
@@ -178,8 +199,8 @@ def pitch_gap(f_low: float, f_high: float, digits: int = 1) -> str:
 
     "(about an octave)" only within 1.5 semitones of 12, otherwise "(less than an octave)" or
     "(more than an octave)". The order of the two frequencies does not matter. Used for the
-    gap between the median f0 of men and of women in ``02_spectrum``, ``04_mel_scale`` and
-    ``05_eda``.
+    gap between the median f0 of men and of women in ``02_spectrum``, ``04_mel_scale``,
+    ``05_eda`` and ``07_classical_baseline``.
     """
     gap = abs(semitones(f_high, f_low))
     rounded = float(f"{gap:.{digits}f}")
@@ -193,6 +214,9 @@ def pitch_gap(f_low: float, f_high: float, digits: int = 1) -> str:
     return f"{gap:.{digits}f} {unit} apart ({note})"
 
 
+# --------------------------------------------------------------------------------------
+# Spreads and sizes
+# --------------------------------------------------------------------------------------
 def spread_vs_binomial(fold_accuracies: Sequence[float], n_per_fold: int) -> str:
     """Do the folds (or seeds) vary more than test-set sampling alone would make them?
 
@@ -201,7 +225,7 @@ def spread_vs_binomial(fold_accuracies: Sequence[float], n_per_fold: int) -> str
     n_per_fold)``: ``"the folds vary about as much as the binomial standard error of one fold
     (s vs se) predicts"``, ``"more than"`` when ``s > 1.5 se`` (the folds really differ, e.g.
     some actors are harder), ``"less than"`` when ``s < se / 1.5``. Used in
-    ``16_better_emotion_model`` (six actor folds) and ``99_results``.
+    ``16_better_emotion_model`` (the actor folds).
     """
     acc = np.asarray(fold_accuracies, dtype=float)
     if acc.ndim != 1 or acc.size < 2:
@@ -227,7 +251,8 @@ def weigh(a: float, b: float, *, factor: float = 1.25) -> str:
     For sentences such as "the speaker moves the level {weigh(eta_actor, eta_emotion)} the
     emotion does": every sentence about the same pair of numbers says the same, because it is
     made from the same numbers by the same rule. Used in ``05_eda`` (the actor's and the
-    emotion's share of the variance of loudness and pitch).
+    emotion's share of the variance of loudness and pitch) and by :func:`uncertainty_shift`
+    (``15_uncertainty``).
     """
     a, b = _fraction(a, "a"), _fraction(b, "b")
     if a < 0 or b < 0 or factor < 1:
@@ -239,6 +264,9 @@ def weigh(a: float, b: float, *, factor: float = 1.25) -> str:
     return "about as much as"
 
 
+# --------------------------------------------------------------------------------------
+# Confidence and calibration (chapter 15)
+# --------------------------------------------------------------------------------------
 #: calibration: a mean confidence within this much of the accuracy is "calibrated on average";
 #: uncertainty_shift: a confidence that falls by less than this has not fallen.
 CONFIDENCE_TOLERANCE = 0.01
@@ -338,6 +366,9 @@ def uncertainty_shift(acc_known: float, acc_new: float, conf_known: float, conf_
     return head + f"the confidence falls by {points(conf_drop)}, {word} the accuracy ({points(acc_drop)}): {verdict}."
 
 
+# --------------------------------------------------------------------------------------
+# The phrases that make whole sentences
+# --------------------------------------------------------------------------------------
 #: The functions that produce sentences, by name (for a registry of claims).
 PHRASES: dict[str, Callable[..., str]] = {
     "compare": compare,

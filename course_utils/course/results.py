@@ -11,6 +11,12 @@ Every notebook ends by saving its metrics::
 which writes ``build/results/08_cnn_binary.json`` (atomically). ``make course`` and the
 summary notebook ``99_results`` gather them into ``build/results.md``: one row per metric,
 with the dataset and mode it came from, when it was written and how long the notebook ran.
+
+Taught in ``00_getting_the_data`` ("What we measured"); :meth:`NotebookRun.record_scores` and the
+generated sentences of :meth:`NotebookRun.say` in ``07_classical_baseline``. Besides
+:class:`NotebookRun`: :func:`check_claims` (do a run's sentences still follow its numbers?),
+:func:`load_results` and :func:`load_accuracies` (every run's numbers, read back) and
+:func:`to_markdown` (a table as Markdown).
 """
 
 from __future__ import annotations
@@ -50,8 +56,13 @@ EXTRA_SCORES = ("uar", "macro_f1", "accuracy_std", "uar_std", "n_folds", "n_test
 ACCURACY_COLUMNS = ["notebook", "task", "model", "protocol", "accuracy", *EXTRA_SCORES, "split", "dataset", "mode"]
 
 
+# --------------------------------------------------------------------------------------
+# Recording a run
+# --------------------------------------------------------------------------------------
 def write_json_atomic(path: str | Path, payload: dict) -> Path:
-    """Write JSON through a temporary file in the same folder and a rename."""
+    """Write JSON through a temporary file in the same folder and a rename
+    (:func:`course_utils.data.atomic.write_text_atomic`). Used by :meth:`NotebookRun.save` (every
+    chapter, ``00_getting_the_data`` on) and by ``make bench`` (``build/bench.json``)."""
     return write_text_atomic(path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
 
 
@@ -59,7 +70,8 @@ class NotebookRun:
     """The metrics of one notebook run, with its dataset, mode and run time.
 
     Create it right after the dataset is resolved (``dataset`` must be the name of the data
-    actually used, never ``"auto"``); the clock starts then.
+    actually used, never ``"auto"``); the clock starts then. Taught in ``00_getting_the_data``
+    ("What we measured"); every chapter creates one in its data cell and saves it in its last.
     """
 
     def __init__(self, notebook: str, *, dataset: str, quick: bool, results_dir: str | Path | None = None):
@@ -176,6 +188,9 @@ class NotebookRun:
         return write_json_atomic(self.path, payload)
 
 
+# --------------------------------------------------------------------------------------
+# Checking the claims
+# --------------------------------------------------------------------------------------
 #: Claim arguments that are constants, not measurements (chance levels, clip counts, names).
 _CONSTANT_ARGS = {"chance", "n", "n_per_fold", "n_known", "n_new", "se", "digits", "a_name", "b_name", "name", "names"}
 
@@ -187,7 +202,9 @@ def check_claims(path: str | Path) -> list[str]:
     arguments, must give the saved text (the words follow the numbers), and every measured
     number among its arguments (all but :data:`_CONSTANT_ARGS`) must be one of the run's
     recorded metrics or one of the study's published figures (:mod:`course_utils.course.study`): the
-    words are about what was recorded. Taught in ``99_results``.
+    words are about what was recorded. No chapter calls it: the notebook tests
+    (``tests/test_notebooks.py``) check every executed chapter's claims with it. The claims are
+    those of :meth:`NotebookRun.say`, taught in ``07_classical_baseline``.
     """
     data = json.loads(Path(path).read_text())
     published = study.results_table()["accuracy"].tolist() + list(study.CHANCE.values())  # the study's figures
@@ -211,8 +228,13 @@ def check_claims(path: str | Path) -> list[str]:
     return problems
 
 
+# --------------------------------------------------------------------------------------
+# Reading the results back
+# --------------------------------------------------------------------------------------
 def load_results(results_dir: str | Path | None = None) -> pd.DataFrame:
-    """Every recorded metric as one long table (columns: :data:`COLUMNS`), sorted by notebook."""
+    """Every recorded metric as one long table (columns: :data:`COLUMNS`), sorted by notebook.
+    Used by ``99_results`` (how each chapter ran), ``build/results.md``
+    (:func:`course_utils.course.summary.write_results_markdown`), the seed sweeps and the website."""
     results_dir = Path(results_dir) if results_dir is not None else paths.results_dir()
     rows = []
     for path in sorted(results_dir.glob("*.json")):
@@ -228,7 +250,8 @@ def load_results(results_dir: str | Path | None = None) -> pd.DataFrame:
 def load_accuracies(results_dir: str | Path | None = None) -> pd.DataFrame:
     """Every accuracy recorded with :meth:`NotebookRun.record_accuracy`, one row each
     (columns: :data:`ACCURACY_COLUMNS`), with the dataset and mode of its notebook run.
-    Taught in ``99_results``."""
+    Taught in ``99_results``; ``09_cnn_multiclass`` to ``16_better_emotion_model`` read the earlier
+    chapters' accuracies with it, to put their own beside them."""
     results_dir = Path(results_dir) if results_dir is not None else paths.results_dir()
     rows = []
     for path in sorted(results_dir.glob("*.json")):
@@ -245,7 +268,9 @@ def load_accuracies(results_dir: str | Path | None = None) -> pd.DataFrame:
 
 def to_markdown(table: pd.DataFrame) -> str:
     """A GitHub-flavoured Markdown table: whole numbers as integers, others with 4
-    significant digits (large ones as ``14100.5``, never ``1.41e+04``)."""
+    significant digits (large ones as ``14100.5``, never ``1.41e+04``). Writes the tables of
+    ``build/results.md`` (whose headline table ``99_results`` shows), of the seed sweeps and of
+    the website's results page; no chapter calls it."""
 
     def fmt(v) -> str:
         if not isinstance(v, float):

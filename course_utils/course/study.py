@@ -86,7 +86,9 @@ def results_table() -> pd.DataFrame:
     made for this row), ``epochs`` (nullable integer; missing where the paper gives none),
     ``accuracy`` (fraction), ``chance`` (:data:`CHANCE`), ``measured_on`` (``"test"``, or
     ``"validation"`` for the autoencoder), ``approximate`` (the paper says only "about"),
-    ``note``.
+    ``note``. Taught in ``07_classical_baseline`` (the study's numbers) and shown again in
+    ``99_results``; :func:`course_utils.course.summary.accuracy_table` puts every chapter's
+    accuracies beside it.
     """
     rows = [(t, m, h, e, a, CHANCE[t], on, approx, note) for t, m, h, e, a, on, approx, note in _ROWS]
     table = pd.DataFrame(rows, columns=_COLUMNS)
@@ -100,13 +102,18 @@ def _check_task(task: str) -> None:
 
 
 def chance(task: str) -> float:
-    """Chance level of ``task`` as the study quotes it (1 / number of classes)."""
+    """Chance level of ``task`` as the study quotes it (1 / number of classes). Used wherever a
+    chapter judges an accuracy against chance: ``06_preprocessing`` to ``08_cnn_binary`` and
+    ``11_transfer_vgg16`` to ``17_new_voices``, and the tables of ``99_results``."""
     _check_task(task)
     return CHANCE[task]
 
 
 def study_accuracy(task: str, model: str = "cnn") -> float:
     """The study's accuracy (a fraction) for ``task`` with ``model`` (see :data:`MODELS`).
+
+    Used by ``07_classical_baseline``, ``09_cnn_multiclass``, ``10_augmentation`` and
+    ``12_autoencoder`` to ``17_new_voices``, to put a result next to the study's.
 
     >>> study_accuracy("sex")
     0.9722
@@ -125,7 +132,7 @@ def split_table(n_files: int = N_FILES) -> pd.DataFrame:
 
     One row per part (train, validation, test, total) with the fraction, the paper's count,
     the correct count (:data:`SPLIT_CORRECT` for 1440 files) and the fraction the paper's
-    count would be of ``n_files``.
+    count would be of ``n_files``. Taught in ``07_classical_baseline`` (the paper's 1008 / 432 / 432).
     """
     n_val, n_test = round(SPLIT_FRACTIONS[1] * n_files), round(SPLIT_FRACTIONS[2] * n_files)
     correct = (n_files - n_val - n_test, n_val, n_test)
@@ -147,7 +154,8 @@ def compare(measured: pd.DataFrame, *, model: str = "cnn", value: str = "accurac
     ``measured`` has a column ``task`` and a column ``value`` (any other columns, e.g.
     protocol or classifier, are kept). Adds ``study`` (the study's accuracy, NaN where it
     reports none for that task and model) and ``chance`` (:data:`CHANCE`), and
-    ``vs_study`` = measured minus study (fractions).
+    ``vs_study`` = measured minus study (fractions). Used in ``07_classical_baseline``,
+    ``08_cnn_binary``, ``09_cnn_multiclass``, ``10_augmentation`` and ``12_autoencoder``.
     """
     missing = {"task", value} - set(measured.columns)
     if missing:

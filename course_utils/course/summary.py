@@ -1,6 +1,7 @@
 """The course's results side by side: every model, the classical baseline and the study.
 
-Taught in ``99_results``. The notebooks record their accuracies with
+Taught in ``99_results``; ``11_transfer_vgg16`` puts its own accuracies beside the other
+chapters' with :func:`chapter_table`. The notebooks record their accuracies with
 :meth:`course_utils.course.results.NotebookRun.record_accuracy`; :func:`course_utils.course.results.load_accuracies`
 reads them back. This module puts them next to
 
@@ -17,6 +18,19 @@ synthetic corpus is never mistaken for a result on real speech.
 baseline, the study and chance (emotion is ranked by unweighted average recall, since neutral has
 half as many clips as the other emotions); :func:`write_results_markdown` puts it at the top of
 ``build/results.md``, above every recorded metric.
+
+=================================  ==============================================================
+helper                             what it gives
+=================================  ==============================================================
+:func:`accuracy_table`             every recorded accuracy with the baseline, the study and chance
+:func:`headline_table`             the best model per task and protocol (:func:`primary_score`:
+                                   UAR for emotion); :func:`headline_comparisons` the sentences
+:func:`chapter_table`              one chapter's accuracies beside the others', the study, chance
+:func:`write_results_markdown`     ``build/results.md``; :func:`provenance` warns where the
+                                   numbers came from, :func:`run_table` how each notebook ran
+:func:`plot_accuracies`            one bar per model and task; :func:`plot_run_times` run times
+:func:`bench_tables`               ``make bench``'s result as tables; :func:`bench_report` as text
+=================================  ==============================================================
 """
 
 from __future__ import annotations
@@ -42,8 +56,13 @@ BASELINE_MODELS = ("svm", "logreg", "svm_egemaps", "logreg_egemaps", "svm_combin
 #: (``17_new_voices``: the SVM on statistics + eGeMAPS, without per-speaker normalisation). In
 #: :func:`headline_table` it counts as a baseline, never as the course's best model.
 BASELINE_RERUNS = {"17_new_voices": ("svm_all",)}
+#: Order of the protocols in tables and figures.
+PROTOCOL_ORDER = tuple(PROTOCOLS)
 
 
+# --------------------------------------------------------------------------------------
+# Every accuracy beside the baseline, the study and chance
+# --------------------------------------------------------------------------------------
 def is_baseline(rows: pd.DataFrame) -> pd.Series:
     """Which rows of an accuracy table are the classical baseline: chapter 07's classifiers
     (:data:`BASELINE_MODELS`) and their reruns in later chapters (:data:`BASELINE_RERUNS`).
@@ -53,9 +72,6 @@ def is_baseline(rows: pd.DataFrame) -> pd.Series:
         mask |= (rows["notebook"] == notebook) & rows["model"].isin(models)
     return mask
 
-#: Order of the protocols in tables and figures.
-PROTOCOL_ORDER = tuple(PROTOCOLS)
-
 
 def study_model(model: str) -> str | None:
     """The study's model family (a key of :data:`course_utils.course.study.MODELS`) that a course model
@@ -63,7 +79,8 @@ def study_model(model: str) -> str | None:
 
     ``cnn`` -> ``cnn``; ``cnn_study_image`` (any CNN name with "study": chapter 10's run of the
     study's own image augmentation) -> ``cnn_augmented``; other ``cnn_*`` variants -> ``cnn`` (the study's CNN is what they change);
-    ``vgg16*`` -> ``vgg16``; ``autoencoder*`` -> ``autoencoder_ffnn``.
+    ``vgg16*`` -> ``vgg16``; ``autoencoder*`` -> ``autoencoder_ffnn``. Used by
+    :func:`accuracy_table` (``99_results``).
     """
     if model in study.MODELS:
         return model
@@ -89,7 +106,8 @@ def accuracy_table(accuracies: pd.DataFrame) -> pd.DataFrame:
     (the best 07 unweighted average recall there, where recorded), ``vs_baseline``,
     ``study_model``, ``study`` (the study's accuracy for the same task and model family, on the
     random split only; NaN otherwise), ``vs_study`` and ``chance``. Sorted by task, protocol,
-    notebook, model. Validation accuracies are kept and marked in ``split``.
+    notebook, model. Validation accuracies are kept and marked in ``split``. Taught in
+    ``99_results``; ``build/results.md`` starts from it too (:func:`write_results_markdown`).
     """
     acc = accuracies.copy()
     base = acc[(acc["notebook"] == BASELINE_NOTEBOOK) & acc["model"].isin(BASELINE_MODELS) & (acc["split"] == "test")]
@@ -116,7 +134,8 @@ def accuracy_table(accuracies: pd.DataFrame) -> pd.DataFrame:
 
 
 def best_per_task(table: pd.DataFrame, protocol: str = "random", split: str = "test") -> pd.DataFrame:
-    """The best model of each task under ``protocol`` (one row per task), from :func:`accuracy_table`."""
+    """The best model of each task under ``protocol`` (one row per task), from :func:`accuracy_table`.
+    No chapter calls it (the tests do); ``99_results`` ranks the models with :func:`headline_table`."""
     sub = table[(table["protocol"] == protocol) & (table["split"] == split)]
     if sub.empty:
         return sub
@@ -133,21 +152,9 @@ def primary_score(task: str) -> str:
     return "uar" if task == "emotion" else "accuracy"
 
 
-#: Columns of :func:`headline_table`.
-HEADLINE_COLUMNS = ["task", "protocol", "best model", "notebook", "mode", "accuracy", "uar", "macro_f1", "n_test",
-                    "baseline model", "baseline accuracy", "baseline uar", "baseline n_test", "study", "chance"]
-#: Columns that count clips or folds, not fractions (kept out of the percentages).
-COUNT_COLUMNS = ("n_folds", "n_test", "baseline n_test")
-
-
-def _best_row(rows: pd.DataFrame, score: str) -> pd.Series | None:
-    """The row with the highest ``score`` (accuracy where a row lacks it)."""
-    if rows.empty:
-        return None
-    ranking = rows[score].fillna(rows["accuracy"]) if score in rows else rows["accuracy"]
-    return rows.loc[ranking.astype(float).idxmax()]
-
-
+# --------------------------------------------------------------------------------------
+# One chapter's accuracies beside the other chapters' (chapter 11)
+# --------------------------------------------------------------------------------------
 def chapter_table(ours: pd.DataFrame, others: pd.DataFrame | None = None, *, task: str = "emotion",
                   dataset: str | None = None, exclude_notebook: str | None = None) -> pd.DataFrame:
     """A chapter's accuracies next to other chapters' (``results.load_accuracies()``), the study's and chance.
@@ -178,6 +185,24 @@ def chapter_table(ours: pd.DataFrame, others: pd.DataFrame | None = None, *, tas
     table = pd.concat(parts, ignore_index=True)
     table["vs chance"] = table["accuracy"] - study.chance(task)
     return table
+
+
+# --------------------------------------------------------------------------------------
+# The headline: the best model per task and protocol
+# --------------------------------------------------------------------------------------
+#: Columns of :func:`headline_table`.
+HEADLINE_COLUMNS = ["task", "protocol", "best model", "notebook", "mode", "accuracy", "uar", "macro_f1", "n_test",
+                    "baseline model", "baseline accuracy", "baseline uar", "baseline n_test", "study", "chance"]
+#: Columns that count clips or folds, not fractions (kept out of the percentages).
+COUNT_COLUMNS = ("n_folds", "n_test", "baseline n_test")
+
+
+def _best_row(rows: pd.DataFrame, score: str) -> pd.Series | None:
+    """The row with the highest ``score`` (accuracy where a row lacks it)."""
+    if rows.empty:
+        return None
+    ranking = rows[score].fillna(rows["accuracy"]) if score in rows else rows["accuracy"]
+    return rows.loc[ranking.astype(float).idxmax()]
 
 
 def headline_table(table: pd.DataFrame) -> pd.DataFrame:
@@ -257,6 +282,9 @@ def headline_comparisons(headline: pd.DataFrame) -> list[tuple[str, dict]]:
     return out
 
 
+# --------------------------------------------------------------------------------------
+# build/results.md and where the numbers came from
+# --------------------------------------------------------------------------------------
 def _percent_table(table: pd.DataFrame) -> pd.DataFrame:
     """Fractions as percentages with one decimal, counts as whole numbers, NaN as '-' (for Markdown)."""
     out = table.copy()
@@ -271,7 +299,8 @@ def _percent_table(table: pd.DataFrame) -> pd.DataFrame:
 def write_results_markdown(output: str | Path, results_dir: str | Path | None = None) -> Path:
     """Write ``build/results.md``: the headline table (:func:`headline_table`, in percent) of
     every dataset that has results, then every metric the notebooks recorded, in one table.
-    Taught in ``99_results``; ``make course`` ends with it."""
+    Its headline table is the one ``99_results`` shows (and says so); written by ``make results``
+    (``python -m course_utils results``), with which ``make course`` ends."""
     table = results.load_results(results_dir)
     if table.empty:
         raise FileNotFoundError(
@@ -307,7 +336,8 @@ def provenance(runs: pd.DataFrame) -> list[str]:
 
     ``runs``: one row per notebook with ``dataset`` and ``mode`` (e.g. from
     :func:`course_utils.course.results.load_results`, deduplicated). Returns plain sentences (empty
-    when every notebook ran in full mode on real RAVDESS).
+    when every notebook ran in full mode on real RAVDESS). Used by ``99_results`` and
+    :func:`write_results_markdown`.
     """
     notes = []
     if runs.empty:
@@ -324,11 +354,15 @@ def provenance(runs: pd.DataFrame) -> list[str]:
 
 
 def run_table(results: pd.DataFrame) -> pd.DataFrame:
-    """One row per notebook: dataset, mode, run time in seconds and when it was written."""
+    """One row per notebook: dataset, mode, run time in seconds and when it was written. Used by
+    ``99_results``."""
     cols = ["notebook", "dataset", "mode", "seconds", "written"]
     return results[cols].drop_duplicates("notebook").sort_values("notebook").reset_index(drop=True)
 
 
+# --------------------------------------------------------------------------------------
+# Figures
+# --------------------------------------------------------------------------------------
 def _bar_rows(table: pd.DataFrame, protocol: str) -> pd.DataFrame:
     """Rows to draw for ``protocol``: the course's test accuracies and (random split) the study's."""
     sub = table[(table["protocol"] == protocol) & (table["split"] == "test")]
@@ -356,6 +390,7 @@ def plot_accuracies(table: pd.DataFrame, protocol: str = "random", title: str | 
     Blue: the course's networks; grey: the classical baseline (07); red, hatched: the study
     (random split only); the dashed line is chance. Bars are sorted, best on top; quick-mode rows
     say ``[quick]``. Returns the figure (an empty one with a message when nothing matches).
+    Used by ``99_results``.
     """
     rows = _bar_rows(table, protocol)
     tasks = [t for t in TASKS if t in set(rows["task"])]
@@ -391,7 +426,7 @@ def plot_accuracies(table: pd.DataFrame, protocol: str = "random", title: str | 
 
 
 def plot_run_times(runs: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
-    """Horizontal bars: each notebook's run time in minutes, coloured by mode."""
+    """Horizontal bars: each notebook's run time in minutes, coloured by mode. Used by ``99_results``."""
     ax = ax or plt.subplots(figsize=(8, 0.3 * len(runs) + 1.2))[1]
     data = runs.assign(minutes=runs["seconds"] / 60)
     sns.barplot(data=data, y="notebook", x="minutes", hue="mode", dodge=False, ax=ax, orient="h")
@@ -401,11 +436,9 @@ def plot_run_times(runs: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
     return ax
 
 
-# ----------------------------------------------------------------------------------------
-# The benchmark (``make bench``, build/bench.json) in 99
-# ----------------------------------------------------------------------------------------
-
-
+# --------------------------------------------------------------------------------------
+# The benchmark (make bench, build/bench.json), shown in 99
+# --------------------------------------------------------------------------------------
 def bench_tables(payload: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The features table and the models table of a bench result, ready to print.
 

@@ -31,7 +31,9 @@ def load_audio(path: str | Path, sr: int | None = COURSE_SR, mono: bool = True) 
     ``(channels, samples)``). A file that cannot be read, a WAV cut short (its header promises
     more samples than it holds) and samples that are not finite (NaN or infinity in a float WAV)
     raise :class:`course_utils.data.metadata.AudioFileError`, a ``ValueError`` naming the file and
-    the fix.
+    the fix. Taught in ``01_sound_and_sampling`` (the course's rate of 22,050 Hz, resampling,
+    values in [-1, 1)); used by every chapter that listens to or measures a clip,
+    ``00_getting_the_data`` to ``16_better_emotion_model``.
     """
     try:
         data, file_sr = sf.read(str(path), dtype="float32", always_2d=True)
@@ -54,14 +56,18 @@ def load_audio(path: str | Path, sr: int | None = COURSE_SR, mono: bool = True) 
 def trim_silence(y: np.ndarray, top_db: float = 30.0) -> tuple[np.ndarray, tuple[int, int]]:
     """Cut the quiet head and tail: everything more than ``top_db`` below the loudest frame.
 
-    Returns the trimmed signal and ``(start, end)`` sample indices into ``y``.
+    Returns the trimmed signal and ``(start, end)`` sample indices into ``y``. Taught in
+    ``06_preprocessing`` (where it cuts: :func:`trimmed_durations`), the first step of
+    :func:`preprocess`; ``03_spectrogram`` and ``14_raw_waveform`` call it directly.
     """
     trimmed, (start, end) = librosa.effects.trim(y, top_db=top_db)
     return trimmed, (int(start), int(end))
 
 
 def fix_length(y: np.ndarray, n_samples: int) -> np.ndarray:
-    """Centre ``y`` in exactly ``n_samples``: crop both ends equally, or pad with zeros."""
+    """Centre ``y`` in exactly ``n_samples``: crop both ends equally, or pad with zeros.
+    Taught in ``06_preprocessing`` (one common length, :func:`crop_pad_table`); the second step of
+    :func:`preprocess`, and the length of the raw waveforms of ``14_raw_waveform``."""
     n = len(y)
     if n >= n_samples:
         start = (n - n_samples) // 2
@@ -71,7 +77,11 @@ def fix_length(y: np.ndarray, n_samples: int) -> np.ndarray:
 
 
 def preprocess(y: np.ndarray, sr: int, duration: float, top_db: float = 30.0) -> np.ndarray:
-    """Trim silence, then fix the length to ``duration`` seconds (the study's preprocessing)."""
+    """Trim silence, then fix the length to ``duration`` seconds (the study's preprocessing).
+    Taught in ``06_preprocessing``; the start of every log-Mel image
+    (:func:`course_utils.sound.features.clip_image`), and called directly by ``08_cnn_binary`` to
+    ``16_better_emotion_model`` (all but ``14_raw_waveform``), to show or play a clip as the network
+    gets it."""
     trimmed, _ = trim_silence(y, top_db=top_db)
     return fix_length(trimmed, int(round(duration * sr)))
 
@@ -80,7 +90,8 @@ def write_wav_atomic(path: str | Path, y: np.ndarray, sr: int, subtype: str = "P
     """Write a WAV file via a temporary file in the same folder and a rename.
 
     ``y`` is ``(samples,)`` or ``(samples, channels)``. A crash never leaves a half-written
-    file under ``path``.
+    file under ``path`` (:func:`course_utils.data.atomic.atomic_path`). Writes every file of the
+    offline corpus (``00_getting_the_data``).
     """
     with atomic_path(path) as tmp:
         sf.write(str(tmp), y, sr, subtype=subtype, format="WAV")
@@ -134,7 +145,8 @@ def crop_pad_table(trimmed: Sequence[float], lengths: Sequence[float]) -> pd.Dat
     Columns: ``length_s``, ``cropped`` and ``padded`` (share of clips longer / shorter than
     the length), ``mean_cut_s`` (mean speech cut off a cropped clip, 0 if none),
     ``mean_pad_s`` (mean silence added to a padded clip), ``speech_lost`` (share of all
-    trimmed speech that cropping removes).
+    trimmed speech that cropping removes). Taught in ``06_preprocessing`` (choosing one common
+    length).
     """
     t = np.asarray(trimmed, dtype=float)
     if t.size == 0:

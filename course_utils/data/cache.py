@@ -98,7 +98,8 @@ def read(target: str | Path, *, what: str, names: Sequence[str] | None = None,
     """The cache entry ``target`` (a dict of arrays for ``.npz``, a DataFrame for ``.csv``), or
     None when it is missing. An entry that cannot be read, holds other files than ``names``
     or fails ``check`` (returns a reason, or None when the data is fine) is reported in one line,
-    removed, and None returned, so that the caller computes it again. Used by :func:`cached`."""
+    removed, and None returned, so that the caller computes it again. Used by :func:`cached`, so
+    by every cache of ``04_mel_scale`` to ``17_new_voices``; taught with it in ``06_preprocessing``."""
     target = Path(target)
     _check_suffix(target)
     if not target.exists():
@@ -149,7 +150,10 @@ def cached(target: str | Path, build: Callable[[], Any], *, what: str, names: Se
 
 def shape_check(key: str, shape: tuple, *, finite: bool = True) -> Callable[[Any], str | None]:
     """A ``check`` for :func:`cached`: array ``key`` has ``shape`` (``None`` matches any length
-    on that axis) and, with ``finite``, no NaN or infinity. Used by the course's caches."""
+    on that axis) and, with ``finite``, no NaN or infinity. Used by the caches of the log-Mel images
+    (``05_eda`` on), the clip statistics and eGeMAPS of the classical baseline (``06_preprocessing``,
+    ``07_classical_baseline``, ``17_new_voices``), the augmented copies of ``10_augmentation`` and
+    the waveforms of ``14_raw_waveform``."""
     def check(data: Any) -> str | None:
         if key not in data:
             return f"it has no {key!r}"
@@ -165,7 +169,8 @@ def shape_check(key: str, shape: tuple, *, finite: bool = True) -> Callable[[Any
 
 def columns_check(columns) -> Callable[[Any], str | None]:
     """A ``check`` for :func:`cached` of a ``.csv`` entry: the table has every one of ``columns``.
-    Used by the course's table caches (acoustics, trimmed durations)."""
+    Used by the course's table caches: the acoustic table (``05_eda``, ``07_classical_baseline``,
+    ``09_cnn_multiclass``) and the trimmed durations (``06_preprocessing``)."""
     def check(table: pd.DataFrame) -> str | None:
         missing = set(columns) - set(table.columns)
         return f"it lacks the columns {sorted(missing)}" if missing else None
@@ -177,8 +182,9 @@ def usage(folder: str | Path | None = None) -> pd.DataFrame:
     """What the data folder holds, everything counted: one row per top-level part (the corpus,
     the downloads, the cache, ...) with ``files`` and ``MB``, and a row for the leftovers of
     interrupted runs (hidden temporary files and folders, ``.partial`` extractions, pooch's
-    ``tmp*`` downloads) wherever they are. Used by ``python -m course_utils warm-cache``;
-    taught in ``06_preprocessing``."""
+    ``tmp*`` downloads) wherever they are. No chapter calls it: ``python -m course_utils warm-cache``
+    prints it (Binder's ``postBuild``, a teacher preparing a machine). The cache it counts is taught
+    in ``06_preprocessing``."""
     folder = Path(folder) if folder is not None else paths.data_dir()
     rows: dict[str, list[int]] = {}
     if folder.is_dir():

@@ -34,7 +34,10 @@ QUICK_ACTORS = (1, 2, 3, 4, 5, 6)
 
 @dataclass(frozen=True)
 class Dataset:
-    """A resolved dataset: its name (``ravdess`` or ``synthetic``) and its folder."""
+    """A resolved dataset: its name (``ravdess`` or ``synthetic``) and its folder.
+
+    What :func:`resolve` returns in every chapter's data cell (``00_getting_the_data`` on); its
+    :meth:`metadata` is the table each chapter starts from."""
 
     name: str
     root: Path
@@ -52,7 +55,8 @@ class Dataset:
 
 
 def banner(text: str) -> None:
-    """Print a message that cannot be missed, between two rules."""
+    """Print a message that cannot be missed, between two rules. Used by :func:`resolve` (which data
+    every chapter runs on) and by ``11_transfer_vgg16`` (whether the VGG16 weights loaded)."""
     line = "=" * 78
     print(f"\n{line}\n{text}\n{line}\n", flush=True)
 
@@ -131,6 +135,8 @@ def quick_subset(meta: pd.DataFrame, actors: tuple[int, ...] = QUICK_ACTORS) -> 
     """The rows of a few actors (3 male, 3 female): the data of a quick run.
 
     Where the table holds fewer of those actors (a partial copy), its first actors are used.
+    Used by :meth:`Dataset.metadata` when a chapter runs with ``quick = True`` (explained in the
+    Parameters section of ``00_getting_the_data``).
     """
     chosen = [a for a in actors if a in set(meta["actor"])]
     if len(chosen) < 2:

@@ -8,7 +8,8 @@ Taught in notebook ``00_getting_the_data``. The speech audio of RAVDESS is one z
 - :func:`locate_ravdess`   where a usable copy is: ``$RAVDESS_DIR``, else ``<data>/ravdess``.
 - :func:`download_ravdess` download the zip with :func:`pooch.retrieve` (checksum checked) into
   ``<data>/downloads/`` and extract it to ``<data>/ravdess/``.
-- :func:`check_ravdess`    the metadata table, with an error listing missing files.
+- :func:`check_ravdess`    the metadata table, with an error listing missing files;
+  :func:`partial_copy_fix` says how to complete a copy that lacks some.
 
 Nothing half-written is ever left in the cache: pooch downloads to a temporary file and only
 renames it once the checksum matches, and the zip is extracted into a temporary folder that is
@@ -114,6 +115,9 @@ _MANUAL_FIX = (
 log = logging.getLogger(__name__)
 
 
+# --------------------------------------------------------------------------------------
+# Errors
+# --------------------------------------------------------------------------------------
 class DownloadError(CourseError, RuntimeError):
     """Getting the RAVDESS zip failed: network error, wrong checksum, damaged or unsafe zip.
 
@@ -140,7 +144,9 @@ class RavdessDirError(CourseError, FileNotFoundError):
 
 class NoRavdessError(RavdessDirError):
     """There is no copy of RAVDESS (no ``RAVDESS_DIR``, nothing in the data folder, no kept zip)
-    and no download was allowed (:func:`get_ravdess` with ``download=False``)."""
+    and no download was allowed (:func:`get_ravdess` with ``download=False``). With
+    ``dataset = "auto"`` every chapter's data cell (:func:`course_utils.data.datasets.resolve`,
+    ``00_getting_the_data`` on) catches it and uses the offline corpus instead."""
 
 
 class DataFolderError(CourseError, OSError):
@@ -149,6 +155,9 @@ class DataFolderError(CourseError, OSError):
     wherever a notebook or ``get-data`` writes data (``00_getting_the_data`` on)."""
 
 
+# --------------------------------------------------------------------------------------
+# The data folder and the copy the course extracted
+# --------------------------------------------------------------------------------------
 def _say(message: str, verbose: bool) -> None:
     log.info(message)
     if verbose:
@@ -196,9 +205,9 @@ def _lost_files(folder: Path) -> list[str]:
     return sorted(set(marker["files"]) - have)
 
 
-# --------------------------------------------------------------------------- shared machines
-
-
+# --------------------------------------------------------------------------------------
+# Shared machines: permissions, leftovers of killed runs, read-only or full folders
+# --------------------------------------------------------------------------------------
 def _share(path: Path, private: int, usual: int) -> None:
     """Give ``path`` the permissions the umask allows (``usual & ~umask``) when it has the
     private mode of a temporary file or folder (``private``: 0600, 0700). Another user's file
@@ -349,9 +358,9 @@ def data_folder_errors(dest: str | Path | None = None, fix: str = ""):
         raise converted from err
 
 
-# --------------------------------------------------------------------------- download and extract
-
-
+# --------------------------------------------------------------------------------------
+# Download and extract
+# --------------------------------------------------------------------------------------
 @contextlib.contextmanager
 def _quiet_pooch():
     """Pooch logs its own "Downloading data from ..." line: we print ours instead."""
@@ -572,9 +581,9 @@ def _extract_kept(root: Path, zip_path: Path, known_hash: str, verbose: bool) ->
     return target
 
 
-# --------------------------------------------------------------------------- find a copy
-
-
+# --------------------------------------------------------------------------------------
+# Find a copy, check it, repair it
+# --------------------------------------------------------------------------------------
 def _env_path() -> Path | None:
     env = os.environ.get("RAVDESS_DIR")
     return Path(env).expanduser() if env else None
@@ -646,7 +655,9 @@ def locate_ravdess(dest: str | Path | None = None) -> Path | None:
 
     Both published layouts work: Zenodo's (``Actor_01/...``) and Kaggle's (the actor folders
     twice, at the top and inside ``audio_speech_actors_01-24/``; see
-    :func:`course_utils.data.metadata.find_wavs`). Used in ``00_getting_the_data``.
+    :func:`course_utils.data.metadata.find_wavs`). Taught in ``00_getting_the_data`` (the ways to
+    get the data); every chapter's data cell calls it through
+    :func:`course_utils.data.datasets.resolve`, and :func:`get_ravdess` starts with it.
     """
     return _locate(_data_root(dest))
 
@@ -655,7 +666,8 @@ def partial_copy_fix(folder: str | Path, dest: str | Path | None = None) -> str:
     """The ``Fix: ...`` sentence for a copy of RAVDESS in ``folder`` that lacks files of the
     1440: what to run depends on where the copy comes from (``RAVDESS_DIR``, a zip the course
     extracted, a folder made by hand). Used by :func:`check_ravdess` and the banner of
-    :func:`course_utils.data.datasets.resolve` (every chapter's data cell)."""
+    :func:`course_utils.data.datasets.resolve` (every chapter's data cell, ``00_getting_the_data``
+    on)."""
     folder = Path(folder)
     env = _env_path()
     get = "`python -m course_utils get-data --dataset ravdess"
@@ -680,7 +692,8 @@ def check_ravdess(folder: str | Path, *, expect_complete: bool = True) -> pd.Dat
     Raises an error listing every file that is not a RAVDESS clip, or naming a damaged one.
     With ``expect_complete`` (the default), a :class:`MissingFilesError` lists the missing
     files of the 1440; pass ``expect_complete=False`` for a partial copy (a few actors).
-    Used in ``00_getting_the_data``.
+    Used by :func:`get_ravdess`: ``get-data`` and every chapter run with ``dataset = "ravdess"``
+    (``00_getting_the_data`` on).
     """
     df = build_metadata(folder)
     if expect_complete:
@@ -724,8 +737,9 @@ def get_ravdess(
 
     The leftovers of killed runs are removed first (:func:`clean_leftovers`); a read-only data
     folder or a full disk raises :class:`DataFolderError`, one line naming the folder. The other
-    errors are those of :func:`download_ravdess` and :func:`check_ravdess`. Used by
-    ``00_getting_the_data`` (through :func:`course_utils.data.datasets.resolve`) and ``get-data``.
+    errors are those of :func:`download_ravdess` and :func:`check_ravdess`. Taught in
+    ``00_getting_the_data``; used by every chapter's data cell (through
+    :func:`course_utils.data.datasets.resolve`) and by ``get-data``.
     """
     root = _data_root(dest)
     known_hash = known_hash or RAVDESS_MD5

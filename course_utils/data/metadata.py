@@ -10,6 +10,24 @@ A RAVDESS file name has seven two-digit fields, for example ``03-01-06-01-02-01-
 Odd actor ids are male, even ids female. The speech part of RAVDESS has 24 actors x 60
 trials = 1440 files: 8 emotions, 2 intensities (neutral has only "normal"), 2 statements,
 2 repetitions.
+
+==================================  ===========================================================
+helper                              what it does
+==================================  ===========================================================
+:func:`parse_filename`              one file name -> a :class:`RavdessRecord` (or an error
+                                    naming what is wrong: :class:`RavdessNameError`)
+:func:`check_filenames`             many names at once, one error listing every bad one
+:func:`expected_filenames`          every name of the speech set; :func:`missing_files` those
+                                    a table lacks
+:func:`find_wavs`                   the wavs below a folder (Zenodo's and Kaggle's layouts)
+:func:`audio_info`                  duration, rate, channels, bit depth of one file, which must
+                                    be whole (:func:`check_wav_complete`) and finite
+                                    (:func:`check_finite_samples`; else :class:`AudioFileError`)
+:func:`build_metadata`              the metadata table: one row per clip
+:func:`describe_counts`             clips per emotion and sex
+:func:`task_labels`                 labels and class names of one of the study's four tasks
+:func:`one_per_emotion`             one clip per emotion, to listen to side by side
+==================================  ===========================================================
 """
 
 from __future__ import annotations
@@ -65,6 +83,9 @@ _SPEECH_SET = {"modality": 3, "vocal_channel": 1}
 _OUTSIDE = "the course uses only the speech set (Audio_Speech_Actors_01-24.zip)"
 
 
+# --------------------------------------------------------------------------------------
+# Errors
+# --------------------------------------------------------------------------------------
 class RavdessNameError(InputError):
     """One or more file names do not follow the RAVDESS scheme, or name a clip outside its speech
     set (a song, an audio-visual file). A ``ValueError``; in a notebook it shows as its message
@@ -78,11 +99,15 @@ class AudioFileError(InputError):
     table) and :func:`course_utils.data.audio.load_audio` (every chapter that reads sound)."""
 
 
+# --------------------------------------------------------------------------------------
+# File names
+# --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class RavdessRecord:
     """The seven fields of one RAVDESS file name, as integers, with their names.
 
-    Build one with :func:`parse_filename`.
+    Build one with :func:`parse_filename`. Taught in ``00_getting_the_data`` (the file name, field
+    by field); :meth:`as_dict` is one row of every chapter's metadata table.
     """
 
     filename: str
@@ -164,6 +189,9 @@ def parse_filename(name: str | Path) -> RavdessRecord:
     Raises :class:`RavdessNameError` naming the file and what is wrong with it, also for a
     well-formed name outside the speech set: a song (vocal channel 02) or an audio-visual file
     (modality 01 or 02) is not one of the 1440 clips the course uses.
+
+    Taught in ``00_getting_the_data`` (section 4 and exercise 1); every chapter's metadata table
+    is built from it (:func:`build_metadata`), and so is every file of the offline corpus.
     """
     base = Path(name).name
     problem = _problem(base)
@@ -175,19 +203,24 @@ def parse_filename(name: str | Path) -> RavdessRecord:
 
 
 def is_ravdess_name(name: str | Path) -> bool:
-    """Whether ``name`` (or a path's last part) is a valid file name of the RAVDESS speech set."""
+    """Whether ``name`` (or a path's last part) is a valid file name of the RAVDESS speech set.
+    Used by :func:`course_utils.data.download.locate_ravdess` to recognise a copy of RAVDESS (every
+    chapter's data cell; the ways to point at one are taught in ``00_getting_the_data``)."""
     return _problem(Path(name).name) is None
 
 
 def name_problem(name: str | Path) -> str | None:
     """Why ``name`` (or a path's last part) is not a file name of the RAVDESS speech set, or
-    ``None`` when it is one. Used to explain a refused folder (``00_getting_the_data``)."""
+    ``None`` when it is one. Used to explain a refused ``RAVDESS_DIR``
+    (:func:`course_utils.data.download.locate_ravdess`; ``RAVDESS_DIR`` is taught in
+    ``00_getting_the_data``)."""
     return _problem(Path(name).name)
 
 
 def check_filenames(names: Iterable[str | Path], max_listed: int = 20) -> list[RavdessRecord]:
     """Parse many names at once; raise one error that lists the bad names (the first
-    ``max_listed`` of them, and how many there are in all)."""
+    ``max_listed`` of them, and how many there are in all). Used by :func:`build_metadata` (every
+    chapter's table, ``00_getting_the_data`` on) and by the extraction of the RAVDESS zip."""
     records, bad = [], []
     for name in names:
         problem = _problem(Path(name).name)
@@ -213,7 +246,12 @@ def check_filenames(names: Iterable[str | Path], max_listed: int = 20) -> list[R
 
 
 def expected_filenames(actors: Iterable[int] = range(1, N_ACTORS + 1)) -> list[str]:
-    """Every file name of the RAVDESS speech set (60 per actor), in a fixed order."""
+    """Every file name of the RAVDESS speech set (60 per actor), in a fixed order.
+
+    The count of ``00_getting_the_data`` (7 x 2 x 2 x 2 + 1 x 2 x 2 = 60 per actor); used by
+    :func:`missing_files`, by the offline corpus (the files it writes) and by every chapter's data
+    cell, which warns about a partial copy (:func:`course_utils.data.datasets.resolve`).
+    """
     names = []
     for actor in actors:
         for emotion in EMOTIONS:
@@ -230,7 +268,8 @@ def find_wavs(root: str | Path) -> list[Path]:
     Handles both published layouts: Zenodo's zip (``Actor_01/ ... Actor_24/``) and Kaggle's
     copy, which holds the same actor folders twice (top level and inside
     ``audio_speech_actors_01-24/``): a name seen twice is kept once (the first in sorted path
-    order).
+    order). Taught in ``00_getting_the_data`` (a copy from Zenodo or from Kaggle); used by
+    :func:`build_metadata` and by the search for a copy of RAVDESS in every chapter's data cell.
     """
     root = Path(root)
     if not root.is_dir():
@@ -248,12 +287,18 @@ def find_wavs(root: str | Path) -> list[Path]:
     return [seen[k] for k in sorted(seen)]
 
 
+# --------------------------------------------------------------------------------------
+# The files themselves: header, completeness, finite samples
+# --------------------------------------------------------------------------------------
 def audio_info(path: str | Path) -> dict:
     """Duration (s), sample rate (Hz), channels and bit depth of one audio file.
 
     Raises :class:`AudioFileError` (a ``ValueError``) naming the file and the fix when it cannot
     be read, when it is cut short (:func:`check_wav_complete`) and, for a float WAV, when a
     sample is not a finite number (:func:`check_finite_samples`; 16-bit files cannot hold one).
+    The audio columns of the metadata table of ``00_getting_the_data`` (:func:`build_metadata`);
+    :func:`course_utils.sound.signals.describe_clip` reads one clip's facts with it in
+    ``01_sound_and_sampling``.
     """
     try:
         info = sf.info(str(path))
@@ -358,6 +403,9 @@ def check_finite_samples(samples: np.ndarray, sr: int, path: str | Path) -> None
     )
 
 
+# --------------------------------------------------------------------------------------
+# The metadata table
+# --------------------------------------------------------------------------------------
 def build_metadata(root: str | Path, *, with_audio_info: bool = True) -> pd.DataFrame:
     """The metadata table of a RAVDESS-style folder: one row per clip.
 
@@ -367,7 +415,8 @@ def build_metadata(root: str | Path, *, with_audio_info: bool = True) -> pd.Data
     ``channels`` and ``bit_depth``.
 
     Every wav below ``root`` must have a RAVDESS name: otherwise one error lists them all.
-    A damaged file raises an error that names it.
+    A damaged file raises an error that names it. Taught in ``00_getting_the_data`` (section 5);
+    every chapter starts from it (:meth:`course_utils.data.datasets.Dataset.metadata`).
     """
     paths = find_wavs(root)
     if not paths:
@@ -392,7 +441,8 @@ def build_metadata(root: str | Path, *, with_audio_info: bool = True) -> pd.Data
 
 
 def missing_files(df: pd.DataFrame, actors: Iterable[int] | None = None) -> list[str]:
-    """File names of the full speech set (or of ``actors``) that the table lacks."""
+    """File names of the full speech set (or of ``actors``) that the table lacks. Used in
+    ``00_getting_the_data`` (a partial copy shows up there) and by ``python -m course_utils get-data``."""
     if actors is None:
         actors = range(1, N_ACTORS + 1)
     have = set(df["filename"])
@@ -400,7 +450,8 @@ def missing_files(df: pd.DataFrame, actors: Iterable[int] | None = None) -> list
 
 
 def describe_counts(df: pd.DataFrame) -> pd.DataFrame:
-    """Files per emotion and sex: 96 per cell on the full set, 48 for neutral."""
+    """Files per emotion and sex: 96 per cell on the full set, 48 for neutral. Taught in
+    ``00_getting_the_data`` (neutral's half share); ``05_eda`` shows it again."""
     return pd.crosstab(df["emotion_name"], df["sex"], dropna=False)
 
 
@@ -409,6 +460,9 @@ def task_labels(df: pd.DataFrame, task: str) -> tuple[np.ndarray, list[str]]:
 
     ``sex`` -> 0 male, 1 female; ``statement`` -> 0 "Kids...", 1 "Dogs...";
     ``actor`` -> 0..23 for actors 01..24; ``emotion`` -> 0..7 in RAVDESS code order.
+    Called by ``06_preprocessing``, ``08_cnn_binary`` to ``12_autoencoder`` and ``14_raw_waveform``
+    to ``17_new_voices``, and by ``13_multitask`` through
+    :func:`course_utils.learning.multitask.task_targets`.
     """
     if task == "sex":
         return (df["sex"].astype(str) == "female").to_numpy(dtype=np.int64), ["male", "female"]
@@ -425,7 +479,8 @@ def one_per_emotion(df: pd.DataFrame, actor: int | None = None, statement: int =
     """One clip per emotion, all from one actor and sentence (strong intensity where it exists).
 
     ``actor=None`` picks the lowest actor id in the table. Used to listen to the eight
-    emotions side by side.
+    emotions side by side: taught in ``00_getting_the_data`` (section 6 and exercise 3), used again
+    in ``05_eda``, ``06_preprocessing`` and ``07_classical_baseline``.
     """
     actor = int(df["actor"].min()) if actor is None else actor
     sel = df[(df["actor"] == actor) & (df["statement"] == statement) & (df["repetition"] == repetition)]

@@ -13,6 +13,9 @@ Taught in ``06_preprocessing``.
 - :func:`actor_folds`: K-fold cross-validation over whole actors (sex-balanced test and
   validation groups, every actor tested once): chapter 16's protocol, on which chapter 07's
   baseline runs too, so that the two are compared on the same folds.
+
+:func:`holdout_count`, :func:`holdout_sizes` and :func:`fold_count` fit the number of held-out
+actors and of folds to the actors at hand (a quick run, a partial copy).
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ from sklearn.model_selection import train_test_split
 
 @dataclass(frozen=True)
 class Split:
-    """Row positions (into the metadata table) of the three parts of a split."""
+    """Row positions (into the metadata table) of the three parts of a split.
+
+    Taught in ``06_preprocessing``; every split of ``06_preprocessing`` to ``17_new_voices`` is one."""
 
     train: np.ndarray
     val: np.ndarray
@@ -47,7 +52,9 @@ class Split:
 def short_name(split) -> str:
     """A split's name up to its details, for progress bars and labels: ``"stratified random"``,
     ``"actors held out"``, ``"by repetition"``, ``"fold 2"`` (``"split"`` for an object without
-    a name)."""
+    a name). Used by the training bars of ``13_multitask``, ``16_better_emotion_model`` and
+    ``17_new_voices`` (:func:`course_utils.learning.multitask.experiment`,
+    :func:`course_utils.learning.emotion_net.run_experiment`)."""
     return str(getattr(split, "name", "split")).split(":")[0].split(" (")[0]
 
 
@@ -79,7 +86,8 @@ def stratified_split(
     Validation and test each get ``round(fraction * N)`` rows, train the rest: 1008/216/216
     on the 1440 files. The held-out 30 % is stratified by actor and emotion; it is halved
     stratified by emotion and sex. Where a subset is too small for a stratum, a coarser key
-    is used (down to none).
+    is used (down to none). Taught in ``06_preprocessing``; every chapter from
+    ``06_preprocessing`` to ``17_new_voices`` uses it (the study's protocol).
     """
     if not np.isclose(sum(fractions), 1.0) or min(fractions) <= 0:
         raise ValueError(f"fractions must be three positive numbers adding up to 1, got {fractions}")
@@ -96,7 +104,9 @@ def actor_holdout_split(meta: pd.DataFrame, n_val_actors: int = 4, n_test_actors
     """Hold whole actors out: ``n_val_actors`` for validation, ``n_test_actors`` for test.
 
     Each held-out group is half male, half female (odd actor ids are male), chosen with
-    ``seed``; the remaining actors train. Nobody's voice is in two parts.
+    ``seed``; the remaining actors train. Nobody's voice is in two parts. Taught in
+    ``06_preprocessing``; used by ``07_classical_baseline`` to ``15_uncertainty`` (all but
+    ``10_augmentation``).
     """
     if n_val_actors % 2 or n_test_actors % 2:
         raise ValueError("use even numbers of held-out actors, so that each group is half male, half female")
@@ -124,7 +134,8 @@ def field_split(meta: pd.DataFrame, field: str, test_value, *, val_fraction: flo
 
     Example: ``field_split(meta, "repetition", 2)`` trains actor id on first takes and tests on
     second takes. Validation is a stratified ``val_fraction`` of the whole table taken from
-    the remaining rows.
+    the remaining rows. Taught in ``06_preprocessing``; used by ``07_classical_baseline`` and
+    ``09_cnn_multiclass`` (actor id on unseen takes).
     """
     if field not in meta:
         raise KeyError(f"no column {field!r} in the metadata table")
@@ -147,8 +158,8 @@ def actor_folds(meta: pd.DataFrame, n_folds: int = 6, *, seed: int = 0) -> list[
     (``k + 1`` modulo ``n_folds``), so validation is sex-balanced too and every actor
     validates exactly once. The rest train. Needs ``n_folds >= 3`` (test, validation and
     training groups) and at least ``n_folds`` actors of each sex.
-    Taught in ``16_better_emotion_model``; chapter 07 runs the classical baseline on the same
-    folds.
+    Taught in ``16_better_emotion_model``; ``07_classical_baseline`` runs the classical baseline
+    on the same folds, and ``17_new_voices`` its models.
     """
     if n_folds < 3:
         raise ValueError(f"n_folds must be >= 3 (a test, a validation and a training group), got {n_folds}")
@@ -174,8 +185,8 @@ def fold_count(meta: pd.DataFrame, requested: int | None = None, *, quick: bool 
     """How many actor folds (:func:`actor_folds`) a chapter runs: ``requested``, else 6 (quick
     mode 3), capped at the number of actors of the rarer sex, since every fold tests at least one
     man and one woman (the full corpus: 6 folds of 2 + 2 actors; a copy with 8 actors: 4 folds of
-    1 + 1). Chapters 07 and 16 both call it, so that they run the same folds on the same data.
-    Taught in ``16_better_emotion_model``.
+    1 + 1). Chapters 07, 16 and 17 all call it, so that they run the same folds on the same data.
+    Taught in ``16_better_emotion_model``; used by ``07_classical_baseline`` and ``17_new_voices``.
     """
     wanted = int(requested) if requested else (3 if quick else 6)
     if wanted < 3:
@@ -189,7 +200,8 @@ def holdout_count(meta: pd.DataFrame, requested: int) -> int:
     """Actors to hold out for validation and again for test in :func:`actor_holdout_split`:
     ``requested``, but at most a quarter of the actors (rounded down to an even number, at least
     2: one of each sex), so that half the actors are left for training (8 actors: 2 + 2).
-    Taught in ``07_classical_baseline``.
+    Taught in ``06_preprocessing``; used by ``07_classical_baseline``, and through
+    :func:`holdout_sizes` by ``08_cnn_binary`` to ``15_uncertainty``.
     """
     n_actors = int(meta["actor"].nunique())
     cap = max(2, (n_actors // 4) // 2 * 2)
@@ -199,7 +211,8 @@ def holdout_count(meta: pd.DataFrame, requested: int) -> int:
 def holdout_sizes(meta: pd.DataFrame, n_val_actors: int | None, n_test_actors: int | None, *, quick: bool) -> tuple[int, int]:
     """Actors held out for validation and for test in chapters 08-15: the values given, or for
     ``None`` the course's default (4, quick mode 2) capped by :func:`holdout_count` (at most a
-    quarter of the actors: 2 + 2 on a copy of eight actors). Taught in ``08_cnn_binary``."""
+    quarter of the actors: 2 + 2 on a copy of eight actors). Taught in ``08_cnn_binary``; used by
+    ``09_cnn_multiclass`` and ``11_transfer_vgg16`` to ``15_uncertainty``."""
     default = holdout_count(meta, 2 if quick else 4)
     return (int(n_val_actors) if n_val_actors is not None else default,
             int(n_test_actors) if n_test_actors is not None else default)

@@ -75,7 +75,13 @@ exactly the files of the full set. (espeak-ng keeps a few counters from one utte
 next, for its pitch "flutter" and its "roughness" modulation; the voice variants written
 here switch both off, and espeak-ng's random generator is reseeded before every utterance,
 so an utterance does not depend on the ones before it. See :func:`voice_variant_text`.) A manifest ``corpus.json`` is written last: a later call that
-finds a complete corpus with the same seed and generator version returns at once.
+finds a complete corpus with the same seed and generator version returns at once
+(:func:`read_manifest`, :func:`corpus_is_complete`).
+
+The pieces, in the order of the code: :func:`actor_profile` and :func:`take_parameters` (every
+setting of a file, drawn from its name and the seed), :func:`rules_table` (the rules as a
+table), :class:`Espeak` and :func:`engine` (espeak-ng, one per process), :func:`render` (one
+file in memory) and :func:`generate_corpus` (every file, in parallel, then the manifest).
 """
 
 from __future__ import annotations
@@ -179,9 +185,8 @@ _TENSION_HZ = 1500.0  # corner frequency of the tension / tilt shelf
 
 
 # --------------------------------------------------------------------------------------
-# randomness: a generator per (seed, key), independent of call order
-
-
+# Randomness: a generator per (seed, key), independent of call order
+# --------------------------------------------------------------------------------------
 def _check_seed(seed) -> int:
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}. Fix: pass e.g. seed=0.")
@@ -195,12 +200,12 @@ def _rng(seed: int, *key) -> np.random.Generator:
 
 
 # --------------------------------------------------------------------------------------
-# actors and takes
-
-
+# Actors and takes
+# --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ActorProfile:
-    """Everything that makes one synthetic actor sound like itself (see :func:`actor_profile`)."""
+    """Everything that makes one synthetic actor sound like itself (see :func:`actor_profile`).
+    Part of the offline corpus of ``00_getting_the_data`` ("Actors" above)."""
 
     actor: int
     sex: str
@@ -228,7 +233,8 @@ def actor_profile(actor: int, seed: int = 0) -> ActorProfile:
     """The voice of one actor: variant, pitch, rate, level, timbre, noise floor, expressiveness.
 
     Odd ids are male, even female; the variant is fixed by the id, the rest is drawn from a
-    generator that depends only on ``(seed, actor)``.
+    generator that depends only on ``(seed, actor)``. Part of the offline corpus of ``00_getting_the_data``
+    (each voice its own variant, pitch, rate and timbre).
     """
     actor, seed = _check_actor(actor), _check_seed(seed)
     rng = _rng(seed, "actor", actor)
@@ -262,7 +268,8 @@ def actor_profile(actor: int, seed: int = 0) -> ActorProfile:
 
 @dataclass(frozen=True)
 class TakeParameters:
-    """The settings of one file (one take), derived from its name: see :func:`take_parameters`."""
+    """The settings of one file (one take), derived from its name: see :func:`take_parameters`.
+    Part of the offline corpus of ``00_getting_the_data``."""
 
     name: str
     text: str  #: the sentence with its final punctuation (the contour)
@@ -287,7 +294,7 @@ def take_parameters(name: str, seed: int = 0) -> TakeParameters:
 
     deviation = intensity factor x (actor expressiveness x rule + actor bias) + take jitter,
     where the intensity factor is 1 (normal) or :data:`STRONG_FACTOR` (strong), clipped to
-    :data:`DEVIATION_LIMITS`.
+    :data:`DEVIATION_LIMITS`. Part of the offline corpus of ``00_getting_the_data``: what :func:`render` speaks.
     """
     rec = metadata.parse_filename(name)
     seed = _check_seed(seed)
@@ -330,6 +337,8 @@ def rules_table(intensity: str = "normal") -> pd.DataFrame:
 
     ``intensity="strong"`` shows the rules multiplied by :data:`STRONG_FACTOR`. Actor
     expressiveness, actor biases and take jitter come on top (see :func:`take_parameters`).
+    Taught in ``00_getting_the_data`` (the rules of the offline corpus); ``10_augmentation`` shows
+    its pitch and rate columns again, to size its pitch shift and time stretch.
     """
     if intensity not in ("normal", "strong"):
         raise ValueError(f"intensity must be 'normal' or 'strong', got {intensity!r}")
@@ -349,10 +358,10 @@ def rules_table(intensity: str = "normal") -> pd.DataFrame:
 
 # --------------------------------------------------------------------------------------
 # espeak-ng through ctypes
-
-
+# --------------------------------------------------------------------------------------
 class EspeakError(RuntimeError):
-    """espeak-ng could not be loaded, initialised, or failed to speak."""
+    """espeak-ng could not be loaded, initialised, or failed to speak. Raised while the offline
+    corpus of ``00_getting_the_data`` is written."""
 
 
 class Espeak:
@@ -385,6 +394,8 @@ class Espeak:
     - ``espeak_ERROR espeak_Synchronize(void)``: wait until speaking is done.
     - ``espeak_ng_STATUS espeak_ng_SetRandSeed(long seed)`` (espeak-ng >= 1.52): its own
       random generator, reseeded before each utterance.
+
+    The voice of the offline corpus of ``00_getting_the_data`` (:func:`render`).
     """
 
     AUDIO_OUTPUT_SYNCHRONOUS = 2
@@ -510,7 +521,8 @@ def _data_dir() -> Path:
 
 
 def engine() -> Espeak:
-    """The process's espeak-ng (initialised on first use, once per process)."""
+    """The process's espeak-ng (initialised on first use, once per process). Used by
+    :func:`render`: part of the offline corpus of ``00_getting_the_data``."""
     global _ENGINE
     data = _data_dir()
     with _STATE_LOCK:
@@ -527,6 +539,7 @@ def voice_variant_text(profile: ActorProfile) -> str:
     ``flutter 0`` and ``roughness 8``: espeak-ng's flutter and roughness use counters that
     run on from one utterance to the next, which would make a file depend on the files
     spoken before it in the same process. (Jitter is added to the signal instead.)
+    Part of the offline corpus of ``00_getting_the_data`` (every actor's voice).
     """
     import espeakng_loader
 
@@ -554,9 +567,8 @@ def _voice_name(profile: ActorProfile) -> str:
 
 
 # --------------------------------------------------------------------------------------
-# signal processing
-
-
+# Signal processing: breath, timbre, level, noise floor
+# --------------------------------------------------------------------------------------
 def _shelf_sos(freq: float, gain_db: float, sr: int) -> np.ndarray:
     """RBJ-cookbook high shelf (slope 1) as one second-order section."""
     a = 10 ** (gain_db / 40)
@@ -613,7 +625,7 @@ def render(name: str, seed: int = 0) -> tuple[np.ndarray, int]:
     """Render one file of the corpus in memory: ``(samples, 48000)``.
 
     ``samples`` is int16, shape ``(n,)`` for mono or ``(n, 2)`` for the few stereo files:
-    exactly what :func:`generate_corpus` writes for ``name``.
+    exactly what :func:`generate_corpus` writes for ``name``. Part of the offline corpus of ``00_getting_the_data``.
     """
     p = take_parameters(name, seed)
     prof = p.profile
@@ -648,15 +660,16 @@ def render(name: str, seed: int = 0) -> tuple[np.ndarray, int]:
 
 
 # --------------------------------------------------------------------------------------
-# the corpus
-
-
+# The corpus: writing it, checking it
+# --------------------------------------------------------------------------------------
 def _relpath(name: str) -> str:
     return f"Actor_{metadata.parse_filename(name).actor:02d}/{name}"
 
 
 def read_manifest(dest: str | Path) -> dict | None:
-    """The manifest of a corpus folder, or ``None`` when it is missing or unreadable."""
+    """The manifest of a corpus folder, or ``None`` when it is missing or unreadable. Read by
+    :func:`generate_corpus` (a complete corpus is not written again) and the tests; the corpus is
+    that of ``00_getting_the_data``."""
     try:
         manifest = json.loads((Path(dest) / MANIFEST_NAME).read_text())
     except (OSError, ValueError):
@@ -760,6 +773,10 @@ def generate_corpus(
     requested file is written again (the bytes are the same: the output depends only on the
     seed and the file name). ``workers`` processes (default: the number of CPUs) share the
     work; ``workers=1`` runs in this process.
+
+    Taught in ``00_getting_the_data`` (section 3); every chapter's data cell calls it when RAVDESS
+    is not there (:func:`course_utils.data.datasets.resolve`), as do ``get-data --dataset
+    synthetic`` and Binder's ``postBuild``.
     """
     dest = _check_dest(dest)
     actors = _check_actors(actors)
@@ -808,7 +825,9 @@ def generate_corpus(
 
 
 def corpus_is_complete(dest: str | Path, *, actors: Iterable[int] | None = None, seed: int = 0) -> bool:
-    """Whether ``dest`` holds every file of ``actors`` for ``seed``, vouched for by its manifest."""
+    """Whether ``dest`` holds every file of ``actors`` for ``seed``, vouched for by its manifest.
+    No chapter calls it (the tests do): :func:`generate_corpus` makes the same check before it
+    writes anything. The corpus is that of ``00_getting_the_data``."""
     dest, seed = Path(dest), _check_seed(seed)
     valid = _valid_files(dest, seed)
     return all(_relpath(n) in valid for n in metadata.expected_filenames(_check_actors(actors)))

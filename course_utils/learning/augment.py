@@ -1,11 +1,23 @@
 """Data augmentation for log-Mel images and for waveforms.
 
-Taught in ``10_augmentation``.
+Taught in ``10_augmentation``; ``16_better_emotion_model`` trains with :class:`SpecAugment`, and
+``14_raw_waveform`` and ``16_better_emotion_model`` read their results with :func:`binomial_se`
+and :func:`history_summary`.
+
+Augmentation trains the network on changed copies of its training clips, changed in ways that
+keep the label, so that it cannot learn a few hundred clips by heart and has to rely on what the
+changes leave alone. The changes must be ones the label survives: a voice a semitone higher or a
+little faster still says the same sentence with the same emotion; whether a change of the
+*image* keeps the label is less obvious.
 
 The study trained its emotion CNN with the image augmentation of Keras' image generator
 (zoom 0.05, width and height shift 0.02) and gained 1.4 percentage points. A log-Mel image is
 not a photograph, though: its vertical axis is frequency on the Mel scale, so moving or
-stretching it changes the *sound* in ways no voice does. This module holds three families of
+stretching it changes the *sound* in ways no voice does. Moving an image up by :math:`b` rows
+adds :math:`b\\,\\Delta m` Mel to every frequency, :math:`f' = \\text{mel}^{-1}(\\text{mel}(f) +
+b\\,\\Delta m)` (:func:`mel_shift_hz`), while a real pitch shift of :math:`n` semitones multiplies
+every frequency by :math:`2^{n/12}`: below 1 kHz, where the Mel scale is linear, the moved
+harmonics are no longer multiples of their fundamental. This module holds three families of
 augmentation, each the thin wrapper of a library that already implements it:
 
 - :func:`study_image_augmentation`: the study's, as Keras preprocessing layers
@@ -13,15 +25,21 @@ augmentation, each the thin wrapper of a library that already implements it:
 - :class:`SpecAugment`: time and frequency masking (Park et al., 2019) as a seeded,
   serialisable Keras layer that is active in training only;
 - waveform augmentation (:func:`add_noise`, :func:`change_gain`, :func:`pitch_shift`,
-  :func:`time_stretch`, :class:`WaveformAugmentation`): the sound is changed *before* the
-  log-Mel image is computed (``librosa.effects``), so every change is one a microphone or a
-  speaker could make. :func:`augmented_images` precomputes ``K`` augmented copies of every
-  training clip (cached on disk) and :func:`versions_dataset` feeds one version per clip and
-  epoch, so an epoch has as many batches as without augmentation.
+  :func:`time_stretch`, :class:`WaveformAugmentation`, :func:`augment_waveform`): the sound is
+  changed *before* the log-Mel image is computed (``librosa.effects``), so every change is one a
+  microphone or a speaker could make. :func:`augmented_images` precomputes ``K`` augmented
+  copies of every training clip (cached on disk) and :func:`versions_dataset` feeds one version
+  per clip and epoch, so an epoch has as many batches as without augmentation.
 
 :func:`with_augmentation` puts image augmentation layers in front of a model: Keras runs
 them in ``fit`` only (``training=True``); ``predict``, ``evaluate`` and the validation pass
 of ``fit`` see the images unchanged.
+
+Also here: :func:`band_spacing_mel`, :func:`band_frequencies` and :func:`mel_shift_hz` (where a
+shift along the Mel axis moves a frequency); :func:`binomial_se` and :func:`history_summary`
+(reading the results); and the chapter's figures, :func:`plot_images`,
+:func:`plot_harmonics_after_shift`, :func:`show_waveform_and_image` and
+:func:`plot_accuracy_curves`.
 """
 
 from __future__ import annotations
@@ -47,15 +65,10 @@ from course_utils.base import jupyter
 from course_utils.data import audio, cache
 from course_utils.sound import features
 
-#: Bump when the waveform augmentation recipe changes, so that old caches are not reused.
-AUGMENT_VERSION = 1
 
-
-# --------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 # Image augmentation: the study's, and how to put it in front of a model
-# --------------------------------------------------------------------------------------------
-
-
+# --------------------------------------------------------------------------------------
 def study_image_augmentation(
     seed: int = 0,
     zoom: float = 0.05,
@@ -120,7 +133,8 @@ class SpecAugment(layers.Layer):
     ``predict``, ``evaluate`` and validation) the layer returns its input unchanged. The
     draws come from a ``keras.random.SeedGenerator(seed)``: the same seed gives the same masks
     on a rerun. Serialisable (``get_config``), so a model containing it saves and loads.
-    Taught in ``10_augmentation``.
+    Taught in ``10_augmentation``; used again by ``16_better_emotion_model`` and, inside
+    :func:`course_utils.learning.emotion_net.run_experiment`, by ``17_new_voices``.
     """
 
     def __init__(
@@ -208,11 +222,9 @@ def with_augmentation(model: keras.Model, *augmentations: layers.Layer, name: st
     )
 
 
-# --------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 # Where a shift along the Mel axis moves a frequency
-# --------------------------------------------------------------------------------------------
-
-
+# --------------------------------------------------------------------------------------
 def band_spacing_mel(config: features.FeatureConfig = features.FeatureConfig()) -> float:
     """Distance between neighbouring Mel band centres of the recipe, in (Slaney) Mel.
 
@@ -229,7 +241,7 @@ def band_frequencies(config: features.FeatureConfig = features.FeatureConfig()) 
     """Centre frequency (Hz) of every row of the recipe's image (row 0 = lowest band).
 
     Assumes one image row per Mel band (the course's recipe: ``n_mels`` = image height).
-    Taught in ``10_augmentation``.
+    Taught in ``10_augmentation``; used again by ``16_better_emotion_model``.
     """
     fmax = config.fmax if config.fmax is not None else config.sample_rate / 2
     return librosa.mel_frequencies(config.mels + 2, fmin=config.fmin, fmax=fmax)[1:-1]
@@ -247,11 +259,9 @@ def mel_shift_hz(freqs, bands: float, config: features.FeatureConfig = features.
     return np.asarray(librosa.mel_to_hz(m), dtype=float)
 
 
-# --------------------------------------------------------------------------------------------
-# Waveform augmentation
-# --------------------------------------------------------------------------------------------
-
-
+# --------------------------------------------------------------------------------------
+# Waveform augmentation: changes a microphone or a speaker could make
+# --------------------------------------------------------------------------------------
 def add_noise(y: np.ndarray, snr_db: float, rng: np.random.Generator | int | None = None,
               signal_power: float | None = None) -> np.ndarray:
     """``y`` plus white Gaussian noise at a signal-to-noise ratio of ``snr_db`` dB.
@@ -357,7 +367,8 @@ def augment_waveform(y: np.ndarray, sr: int, params: dict, duration: float = 2.5
 
 def describe(params: dict) -> str:
     """A short description of one combination, naming only the transforms it uses, e.g.
-    ``"pitch +0.8 st, stretch 0.93, noise at 27 dB SNR"`` (``"unchanged"`` if none)."""
+    ``"pitch +0.8 st, stretch 0.93, noise at 27 dB SNR"`` (``"unchanged"`` if none).
+    Used by ``10_augmentation`` to title its augmented clips."""
     parts = []
     if params.get("semitones", 0.0):
         parts.append(f"pitch {params['semitones']:+.1f} st")
@@ -371,13 +382,24 @@ def describe(params: dict) -> str:
 
 
 def waveform_image(y: np.ndarray, sr: int, config: features.FeatureConfig = features.FeatureConfig()) -> np.ndarray:
-    """The recipe's image of an already fixed-length signal (``features.log_mel`` + ``to_image``)."""
+    """The recipe's image of an already fixed-length signal (``features.log_mel`` + ``to_image``).
+
+    Used by ``10_augmentation``, by :func:`augmented_images` and by :func:`show_waveform_and_image`.
+    """
     return features.to_image(features.log_mel(y, sr, config), config.image_size, config.db_range)
+
+
+# --------------------------------------------------------------------------------------
+# Augmented copies, cached on disk, and one version per clip and epoch
+# --------------------------------------------------------------------------------------
+#: Bump when the waveform augmentation recipe changes, so that old caches are not reused.
+AUGMENT_VERSION = 1
 
 
 def copy_rng(filename: str, copy: int, seed: int) -> np.random.Generator:
     """The generator of copy ``copy`` of one file: the same for the same file name, whatever
-    else is in the list (NumPy ``SeedSequence`` of seed, copy and a CRC of the name)."""
+    else is in the list (NumPy ``SeedSequence`` of seed, copy and a CRC of the name).
+    Taught in ``10_augmentation``; used by :func:`augmented_images`."""
     return np.random.default_rng([int(seed), int(copy), zlib.crc32(Path(filename).name.encode())])
 
 
@@ -395,7 +417,8 @@ def _augmented_copies(path: str, config: features.FeatureConfig, settings: Wavef
 def cache_path(meta: pd.DataFrame, config: features.FeatureConfig, settings: WaveformAugmentation,
                          copies: int, seed: int, dataset: str, cache_dir: str | Path | None = None) -> Path:
     """Cache file of :func:`augmented_images`: named by the dataset, a fingerprint of the files
-    (names, sizes, modification times) and of every setting (recipe, ranges, copies, seed)."""
+    (names, sizes, modification times) and of every setting (recipe, ranges, copies, seed).
+    Used by ``10_augmentation`` (to say where its copies are cached) and by :func:`augmented_images`."""
     blob = json.dumps({"settings": asdict(settings), "version": AUGMENT_VERSION}, sort_keys=True)
     return cache.entry_path(f"wavaug-{dataset}-{config.key()}", meta["path"], config.key(),
                             hashlib.sha1(blob.encode()).hexdigest(), copies, seed, cache_dir=cache_dir,
@@ -495,14 +518,13 @@ def versions_dataset(
     return ds.map(load, num_parallel_calls=1, deterministic=True).prefetch(tf.data.AUTOTUNE)
 
 
-# --------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 # Reading the results
-# --------------------------------------------------------------------------------------------
-
-
+# --------------------------------------------------------------------------------------
 def binomial_se(p, n: int):
     """Standard error of an accuracy ``p`` measured on ``n`` independent clips:
-    ``sqrt(p (1 - p) / n)``. Taught in ``10_augmentation``."""
+    ``sqrt(p (1 - p) / n)``. Taught in ``10_augmentation``; used again by ``14_raw_waveform`` and
+    ``16_better_emotion_model`` (and by :func:`course_utils.learning.emotion_net.summarise_folds`)."""
     p = np.asarray(p, dtype=float)
     return np.sqrt(p * (1.0 - p) / n)
 
@@ -514,7 +536,7 @@ def history_summary(history: pd.DataFrame) -> dict:
     validation accuracy at the best epoch) measures overfitting: large when the network
     knows its training clips much better than new ones. Training accuracy is measured with
     augmentation and dropout on, so augmentation lowers it a little by itself.
-    Taught in ``10_augmentation``.
+    Taught in ``10_augmentation``; used again by ``14_raw_waveform`` and ``16_better_emotion_model``.
     """
     best = int(history.attrs["best_epoch"])
     row = history.loc[history["epoch"] == best].iloc[0]
@@ -527,11 +549,9 @@ def history_summary(history: pd.DataFrame) -> dict:
     }
 
 
-# --------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 # Figures
-# --------------------------------------------------------------------------------------------
-
-
+# --------------------------------------------------------------------------------------
 def _hz_ticks(ax, config: features.FeatureConfig, height: int, fmax_shown: float | None = None) -> None:
     """Label the Mel axis of an image in Hz at a few round frequencies; with ``fmax_shown``
     show only the rows up to that frequency (finer ticks)."""
@@ -555,7 +575,8 @@ def plot_images(images: dict, config: features.FeatureConfig = features.FeatureC
     Time in seconds (the image covers ``config.duration``), frequency in Hz on the Mel axis,
     colour = level from 0 (-80 dB) to 1 (the clip's loudest bin). ``fmax_shown`` (Hz) shows
     only the bands up to that frequency, e.g. to see the harmonics of a voice.
-    Taught in ``10_augmentation``.
+    Taught in ``10_augmentation``; used again by ``16_better_emotion_model`` (also through
+    :func:`course_utils.learning.emotion_net.plot_mixup_pair`).
     """
     n = len(images)
     ncols = min(ncols, n)

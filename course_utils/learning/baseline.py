@@ -1,15 +1,39 @@
-"""The classical baseline: clip statistics of MFCCs and a scikit-learn classifier.
+"""The classical baseline: clip statistics and a scikit-learn classifier.
 
-Taught in notebook ``07`` (the baseline every deep model of the course has to beat).
+Taught in ``07_classical_baseline`` (the baseline every deep model of the course has to beat);
+``06_preprocessing`` uses its MFCC statistics and SVM to compare splits, and ``17_new_voices``
+builds on chapter 07's features and classifiers.
 
-Each clip becomes one fixed-length vector (:func:`clip_statistics`): the mean and standard
-deviation over time of 20 MFCCs and of their deltas, plus a few cheap clip statistics
-(level, spectral centroid, zero-crossing rate). A standard scaler and an RBF support vector
-machine (:func:`make_classifier`) then predict each task of the study (sex, statement,
-actor, emotion) from these vectors (:func:`evaluate_baseline`).
+A classical classifier needs one fixed-length vector per clip, but clips differ in length. The
+classical answer: compute a feature :math:`x_k(t)` in every frame :math:`t = 1, \\dots, T` and
+keep its statistics over time, the mean :math:`\\mu_k = \\frac{1}{T}\\sum_t x_k(t)` and the
+standard deviation :math:`\\sigma_k = \\sqrt{\\frac{1}{T}\\sum_t (x_k(t) - \\mu_k)^2}`. The mean
+describes the clip's average timbre or level, the standard deviation how much it moves.
 
-With this baseline, real RAVDESS scores roughly 100 / 92 / 97 / 76 % (sex / statement /
-actor / emotion) on a stratified random split. The offline synthetic corpus
+So each clip becomes one vector (:func:`clip_statistics`): the mean and standard deviation
+over time of 20 MFCCs and of their deltas, plus a few cheap clip statistics (level, spectral
+centroid, zero-crossing rate). A standard scaler and an RBF support vector machine
+(:func:`make_classifier`) then predict each task of the study (sex, statement, actor, emotion)
+from these vectors (:func:`evaluate_baseline`). Chapter 07 adds log-Mel band and pitch
+statistics and eGeMAPS, and chooses the regularisation parameter :math:`C` on validation data
+(:func:`fit_select`).
+
+==============================  ================================================================
+helper                          what it does
+==============================  ================================================================
+:func:`clip_statistics`         one clip -> MFCC, level, centroid and ZCR statistics
+                                (:func:`feature_names` names the columns)
+:func:`cached_features`         those of a whole table (:func:`extract_features`), cached
+:func:`evaluate_baseline`       a scaler and an SVM per task, on one split
+:func:`band_statistics`         mean and spread over time of pooled log-Mel bands, in dB
+:func:`feature_matrix`          chapter 07's clip features in one matrix
+:func:`make_model`              imputation, scaling, then an SVM or a logistic regression
+:func:`fit_select`              C chosen on the validation part, the test part scored once
+:func:`fit_folds`               :func:`fit_select` on every fold of a cross-validation
+:func:`fit_proba`               :func:`fit_select` with class probabilities, for an ensemble
+==============================  ================================================================
+
+Chapter 07 reports what the baseline scores on the data at hand. The offline synthetic corpus
 (:mod:`course_utils.data.synth`) is tuned so that every task is well above chance there too and
 emotion is the hardest, but its numbers say nothing about real speech.
 """
@@ -46,6 +70,9 @@ TASKS = ("sex", "statement", "actor", "emotion")
 _N_FFT, _HOP = 2048, 512
 
 
+# --------------------------------------------------------------------------------------
+# Clip statistics of MFCCs
+# --------------------------------------------------------------------------------------
 def feature_names(n_mfcc: int = N_MFCC) -> list[str]:
     """Names of the columns of :func:`clip_statistics`, in order.
 
@@ -62,6 +89,9 @@ def feature_names(n_mfcc: int = N_MFCC) -> list[str]:
     4n+2, 4n+3            ``centroid_mean``, ``centroid_std``: spectral centroid, kHz
     4n+4, 4n+5            ``zcr_mean``, ``zcr_std``: zero-crossing rate
     ====================  =====================================================
+
+    Used by ``04_mel_scale`` (how many numbers the baseline keeps per clip); the features
+    themselves are taught in ``07_classical_baseline``.
     """
     names = []
     for stat in ("mfcc_mean", "mfcc_std", "delta_mean", "delta_std"):
@@ -74,6 +104,8 @@ def clip_statistics(y: np.ndarray, sr: int, n_mfcc: int = N_MFCC) -> np.ndarray:
 
     ``y`` is a mono signal (1-D). MFCCs use a 2048-sample window and a 512-sample hop
     (93 / 23 ms at 22050 Hz); deltas are taken over 9 frames (fewer for very short clips).
+    Taught in ``07_classical_baseline`` (its MFCC group of features), which reads these
+    statistics through :func:`cached_features`, as ``06_preprocessing`` does.
     """
     y = np.asarray(y, dtype=np.float32)
     if y.ndim != 1:
@@ -101,7 +133,9 @@ def extract_features(meta: pd.DataFrame, sr: int = audio.COURSE_SR, progress: bo
 
     Audio is read with :func:`course_utils.data.audio.load_audio` (mono, resampled to ``sr``).
     ``n_jobs`` processes share the files (default: the number of CPUs; 1 = in this process).
-    Returns float32 of shape ``(len(meta), len(feature_names()))``.
+    Returns float32 of shape ``(len(meta), len(feature_names()))``. Taught in
+    ``07_classical_baseline`` (its table of features names it); ``06_preprocessing`` and
+    ``07_classical_baseline`` call it through :func:`cached_features`.
     """
     if "path" not in meta.columns:
         raise KeyError("meta has no 'path' column. Fix: build it with course_utils.data.metadata.build_metadata(root).")
@@ -120,7 +154,9 @@ def cached_features(meta: pd.DataFrame, *, cache_dir: str | Path | None = None, 
 
     The cache file is named by a fingerprint of the file list
     (:func:`course_utils.base.paths.files_fingerprint`), so a different subset gets its own; a
-    damaged one is reported and computed again. Taught in ``07_classical_baseline``.
+    damaged one is reported and computed again. Taught in ``07_classical_baseline``; used by
+    ``06_preprocessing``, by :func:`feature_matrix` (``17_new_voices``) and by
+    ``python -m course_utils warm-cache`` (:mod:`course_utils.tools.warmup`).
     """
     cache_dir = Path(cache_dir) if cache_dir is not None else paths.cache_dir()
     target = cache.entry_path("baseline", meta["path"], N_MFCC, audio.COURSE_SR, cache_dir=cache_dir)
@@ -134,8 +170,14 @@ def cached_features(meta: pd.DataFrame, *, cache_dir: str | Path | None = None, 
                         check=cache.shape_check("features", (len(names), None), finite=False))["features"]
 
 
+# --------------------------------------------------------------------------------------
+# One classifier per task
+# --------------------------------------------------------------------------------------
 def make_classifier(seed: int = 0) -> Pipeline:
-    """A standard scaler and an RBF support vector machine (C=10, gamma='scale'), seeded."""
+    """A standard scaler and an RBF support vector machine (C=10, gamma='scale'), seeded.
+
+    Used by :func:`evaluate_baseline` (``06_preprocessing``).
+    """
     return make_pipeline(StandardScaler(), SVC(kernel="rbf", C=10.0, gamma="scale", random_state=seed))
 
 
@@ -178,7 +220,8 @@ def evaluate_baseline(
 
     Columns: ``task``, ``n_classes``, ``chance`` (share of the most frequent class in the
     test part: what always guessing it scores), ``accuracy`` (on the test part),
-    ``n_train``, ``n_test``.
+    ``n_train``, ``n_test``. Used by ``06_preprocessing``, which trains the same classifier
+    on several splits to show how much hearing a voice in training helps.
     """
     features = np.asarray(features)
     if features.ndim != 2 or len(features) != len(meta):
@@ -204,8 +247,8 @@ def evaluate_baseline(
 
 
 # --------------------------------------------------------------------------------------
-# Chapter 07: more clip statistics, and choosing C on the validation set
-
+# More clip statistics: log-Mel bands, pitch and eGeMAPS
+# --------------------------------------------------------------------------------------
 #: The pitch columns of :func:`course_utils.sound.eda.acoustic_table` used as clip features.
 F0_COLUMNS = ["f0_median_hz", "f0_p10_hz", "f0_p90_hz", "f0_range_st", "voiced_fraction"]
 
@@ -232,13 +275,34 @@ def band_statistics(images: np.ndarray, n_bands: int = 32, db_range: float = 80.
     return np.hstack([mean, std]).astype(np.float32)
 
 
+def feature_matrix(meta: pd.DataFrame, dataset: str, *, n_bands: int = 32, with_egemaps: bool = True,
+                   n_jobs: int | None = None) -> np.ndarray:
+    """Chapter 07's clip features in one matrix, each part read from its cache: the MFCC
+    statistics (:func:`cached_features`), the log-Mel band statistics of the 256 x 256 images
+    (:func:`band_statistics`), the five f0 values (:data:`F0_COLUMNS` of
+    :func:`course_utils.sound.eda.acoustic_table`) and, with ``with_egemaps``, the 88 eGeMAPS values
+    (:func:`course_utils.sound.egemaps.cached`). Used by ``17_new_voices``;
+    ``07_classical_baseline`` builds the same features step by step.
+    """
+    images = features.compute_images(meta, features.FeatureConfig(), dataset=dataset, n_jobs=n_jobs)
+    parts = [cached_features(meta, n_jobs=n_jobs), band_statistics(images, n_bands),
+             eda.acoustic_table(meta, dataset=dataset)[F0_COLUMNS].to_numpy(dtype=np.float32)]
+    if with_egemaps:
+        parts.append(egemaps.cached(meta, dataset=dataset, n_jobs=n_jobs, progress=False))
+    return np.hstack(parts).astype(np.float32)
+
+
+# --------------------------------------------------------------------------------------
+# Choosing C on the validation set
+# --------------------------------------------------------------------------------------
 def make_model(kind: str = "svm", C: float = 10.0, seed: int = 0, probability: bool = False) -> Pipeline:
     """Median imputation (a clip without voiced frames has no f0), standardisation, then an
     RBF SVM (``kind="svm"``) or a logistic regression (``kind="logreg"``), seeded.
     ``probability``: the SVM also gives class probabilities: scikit-learn's
     ``CalibratedClassifierCV(SVC(), ensemble=False)`` (Platt's sigmoid fitted on 5-fold
     cross-validated decision values, then the SVM refitted on all training clips; slower). A
-    logistic regression always has them."""
+    logistic regression always has them. Used by :func:`fit_select` and :func:`fit_proba`
+    (``07_classical_baseline``, ``17_new_voices``)."""
     if kind == "svm":
         clf = SVC(kernel="rbf", gamma="scale", C=C, random_state=seed)
         if probability:
@@ -260,7 +324,7 @@ def fit_select(X: np.ndarray, labels: np.ndarray, split, kind: str = "svm",
     validation score) and ``test`` accuracy, ``scores`` (test accuracy, UAR and macro-F1:
     :func:`course_utils.learning.diagnosis.label_scores`), the fitted ``model`` and the test predictions
     ``pred``. Ties keep the smaller C (the stronger regularisation). Taught in
-    ``07_classical_baseline``.
+    ``07_classical_baseline``; ``17_new_voices`` uses it too (and through :func:`fit_proba`).
     """
     if select not in ("accuracy", "uar"):
         raise ValueError(f"select must be 'accuracy' or 'uar', got {select!r}")
@@ -280,7 +344,8 @@ def fit_select(X: np.ndarray, labels: np.ndarray, split, kind: str = "svm",
 
 def fit_folds(X: np.ndarray, labels: np.ndarray, folds: Sequence, kind: str = "svm",
               c_grid: Sequence[float] = (0.1, 1.0, 10.0, 100.0), seed: int = 0, select: str = "accuracy") -> dict:
-    """:func:`fit_select` on every fold of a cross-validation (``splits.actor_folds``).
+    """:func:`fit_select` on every fold of a cross-validation (the actor folds of
+    :func:`course_utils.data.splits.actor_folds`).
 
     Returns ``per_fold`` (a DataFrame: C, accuracy, uar, macro_f1 and test clips per fold),
     ``mean`` (:func:`course_utils.learning.diagnosis.fold_mean`: the means, the standard deviations across
@@ -302,8 +367,8 @@ def fit_proba(X: np.ndarray, labels: np.ndarray, split, kind: str = "svm",
 
     Returns the dict of :func:`fit_select` (C chosen on validation by ``select``; its ``pred``
     and ``scores`` are the plain classifier's) plus ``classes`` (the label order of the columns)
-    and ``probabilities``: ``{"val": (n_val, K), "test": (n_test, K)}``. Taught in
-    ``17_new_voices``.
+    and ``probabilities``: ``{"val": (n_val, K), "test": (n_test, K)}``. Used by
+    ``17_new_voices`` for the baseline member of its ensemble.
     """
     fit = fit_select(X, labels, split, kind, c_grid=c_grid, seed=seed, select=select)
     X, labels = np.asarray(X), np.asarray(labels)
@@ -311,20 +376,3 @@ def fit_proba(X: np.ndarray, labels: np.ndarray, split, kind: str = "svm",
     fit["classes"] = model.classes_
     fit["probabilities"] = {part: model.predict_proba(X[getattr(split, part)]) for part in ("val", "test")}
     return fit
-
-
-def feature_matrix(meta: pd.DataFrame, dataset: str, *, n_bands: int = 32, with_egemaps: bool = True,
-                   n_jobs: int | None = None) -> np.ndarray:
-    """Chapter 07's clip features in one matrix, each part read from its cache: the MFCC
-    statistics (:func:`cached_features`), the log-Mel band statistics of the 256 x 256 images
-    (:func:`band_statistics`), the five f0 values (:data:`F0_COLUMNS` of
-    :func:`course_utils.sound.eda.acoustic_table`) and, with ``with_egemaps``, the 88 eGeMAPS values
-    (:func:`course_utils.sound.egemaps.cached`). Chapter 07 builds it step by step; ``17_new_voices``
-    takes it from here.
-    """
-    images = features.compute_images(meta, features.FeatureConfig(), dataset=dataset, n_jobs=n_jobs)
-    parts = [cached_features(meta, n_jobs=n_jobs), band_statistics(images, n_bands),
-             eda.acoustic_table(meta, dataset=dataset)[F0_COLUMNS].to_numpy(dtype=np.float32)]
-    if with_egemaps:
-        parts.append(egemaps.cached(meta, dataset=dataset, n_jobs=n_jobs, progress=False))
-    return np.hstack(parts).astype(np.float32)

@@ -2,12 +2,18 @@
 
 The chapter's last section: the model classifies a test clip chosen from a menu, or a recording
 the student uploads, and shows what it saw (the log-Mel image) and what it answered (a
-probability per emotion). A recording goes through exactly the recipe of the training images
-(:func:`image_featurizer`); a file that cannot be used gets a message that names it and the fix
-(:func:`decode_upload`), a recording too quiet to hold speech a warning (:func:`quiet_warning`).
+probability per emotion: the softmax :math:`p_k = e^{z_k} / \\sum_j e^{z_j}` of the network's
+outputs :math:`z_k`; the predicted emotion is the largest :math:`p_k`). A network only knows
+images made the way its training images were made, so a recording goes through exactly the
+recipe of the training images (:func:`image_featurizer`). A file that cannot be used gets a
+message that names it and the fix (:func:`decode_upload`); a recording too quiet to hold speech
+gets a warning (:func:`quiet_warning`): its level (:func:`recording_level`, :math:`10 \\log_{10}`
+of the mean square of its loudest 100 ms, in dBFS) is far below that of speech into a working
+microphone.
 
 =============================  ==================================================================
-:func:`classifier_explorer`    the menu, the upload button and the result (headless: one clip)
+:func:`classifier_explorer`    the menu, the upload button and the result (headless: one clip);
+                               returns its :class:`ClassifierExplorer`
 :func:`decode_upload`          an uploaded file's bytes as a signal, or a clear error
 :func:`recording_level`        the loudest 100 ms in dBFS; :func:`quiet_warning` in words
 :func:`image_featurizer`       the training clips' recipe for a sound already loaded
@@ -43,7 +49,9 @@ RECORDING_HELP = (
 )
 
 
-
+# --------------------------------------------------------------------------------------
+# Reading a recording
+# --------------------------------------------------------------------------------------
 #: The level below which a recording is too quiet to be speech into a working microphone (dBFS,
 #: the loudest 100 ms, RMS): a muted or unselected microphone records its own noise, at about
 #: -60 to -90 dBFS. The quietest clip of the RAVDESS sample is at -44 dBFS, speech into a phone or
@@ -56,7 +64,8 @@ SILENT_PEAK = 1e-4
 
 def recording_level(y: np.ndarray, sr: int, window_s: float = 0.1) -> float:
     """The level of the loudest ``window_s`` of a sound in dBFS (RMS; 0 dBFS is a full-scale
-    square wave, -3 dBFS a full-scale sine); -inf for silence. Taught in ``16_better_emotion_model``."""
+    square wave, -3 dBFS a full-scale sine); -inf for silence. Used by :func:`quiet_warning`
+    (the explorer of ``16_better_emotion_model``)."""
     y = np.asarray(y, dtype=np.float64).reshape(-1)
     n = max(1, min(len(y), int(round(window_s * sr))))
     frames = len(y) // n
@@ -69,8 +78,8 @@ def recording_level(y: np.ndarray, sr: int, window_s: float = 0.1) -> float:
 def quiet_warning(y: np.ndarray, sr: int, name: str, threshold_dbfs: float = QUIET_DBFS) -> str | None:
     """A warning in plain words when a recording is too quiet to hold speech (its loudest moment
     below ``threshold_dbfs``): its level, what it probably is (a muted microphone) and the fix;
-    ``None`` otherwise. The classifier still answers: it then classifies noise. Taught in
-    ``16_better_emotion_model``."""
+    ``None`` otherwise. The classifier still answers: it then classifies noise. Used by
+    :class:`ClassifierExplorer` for every upload (``16_better_emotion_model``)."""
     level = recording_level(y, sr)
     if level >= threshold_dbfs:
         return None
@@ -136,15 +145,19 @@ def decode_upload(name: str, content: bytes, sr: int | None = 22_050, min_second
     return y
 
 
+# --------------------------------------------------------------------------------------
+# From a sound to an answer
+# --------------------------------------------------------------------------------------
 def image_featurizer(config) -> Callable[[np.ndarray, int], np.ndarray]:
     """The training clips' recipe for a sound already loaded: ``featurize(y, sr) -> image (H, W)``.
 
     Trim the silence, centre in ``config.duration`` s, log-Mel, image
-    (:func:`course_utils.sound.features.signal_image`, what ``features.clip_image`` does after
-    loading a file); then the pixels are rounded to float16 and back, as
-    :func:`course_utils.sound.features.compute_images` stores and returns them. A recorded clip so
-    reaches a model as the very numbers its training images were. ``config`` is the
-    ``features.FeatureConfig`` of the model's images. Taught in ``16_better_emotion_model``.
+    (:func:`course_utils.sound.features.signal_image`, what
+    :func:`course_utils.sound.features.clip_image` does after loading a file); then the pixels
+    are rounded to float16 and back, as :func:`course_utils.sound.features.compute_images`
+    stores and returns them. A recorded clip so reaches a model as the very numbers its
+    training images were. ``config`` is the :class:`course_utils.sound.features.FeatureConfig`
+    of the model's images. Taught in ``16_better_emotion_model``.
     """
     def featurize(y: np.ndarray, sr: int) -> np.ndarray:
         if sr != config.sample_rate:
@@ -161,7 +174,7 @@ def class_probabilities(predict: Callable[[np.ndarray], Any], image: np.ndarray,
     ``predict`` maps a batch of images ``(N, H, W)`` to probabilities ``(N, C)``, e.g.
     ``lambda x: training.predict_proba(model, x)``. It must return one probability per class
     name, none negative, summing to 1 (a softmax output): anything else raises ``ValueError``.
-    Taught in ``16_better_emotion_model``.
+    Used by :class:`ClassifierExplorer` (``16_better_emotion_model``).
     """
     p = np.asarray(predict(np.asarray(image, dtype=np.float32)[None]), dtype=float)
     p = p.reshape(-1) if p.ndim == 1 else p[0]
@@ -180,7 +193,7 @@ def plot_prediction(image: np.ndarray, probabilities: pd.Series, *, true_label: 
     chart of the class probabilities in percent (right), the predicted class in red and the
     true class, if known, named on its bar. ``config`` (the ``FeatureConfig`` of the image)
     labels the axes in seconds and Hz; ``class_label`` names the classes' axis (e.g. "emotion").
-    Taught in ``16_better_emotion_model``.
+    Used by :class:`ClassifierExplorer`: the figure of the explorer of ``16_better_emotion_model``.
     """
     image = np.asarray(image).squeeze()
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 3.8), gridspec_kw={"width_ratios": [1.1, 1]},
@@ -216,6 +229,9 @@ def plot_prediction(image: np.ndarray, probabilities: pd.Series, *, true_label: 
     return fig
 
 
+# --------------------------------------------------------------------------------------
+# The explorer
+# --------------------------------------------------------------------------------------
 #: The menu's value for the student's own recording (clips are rows 0, 1, ...).
 UPLOAD_ROW = -1
 

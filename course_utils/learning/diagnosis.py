@@ -1,25 +1,31 @@
-"""Per-class scores and confusions of a multi-class classifier: which classes fail, and with what.
+"""Scores of a classifier beyond one accuracy: per class, which classes it confuses, over folds.
 
-Taught in ``09_cnn_multiclass`` (actor identity with 24 classes, emotion with 8).
+Taught in ``09_cnn_multiclass`` (actor identity with 24 classes, emotion with 8). The summary
+scores (:func:`summary_scores`, :func:`label_scores`) are taught in ``07_classical_baseline``,
+:func:`fold_mean` in ``16_better_emotion_model``; ``14_raw_waveform``, ``16_better_emotion_model``
+and ``17_new_voices`` use the per-class tables and scores again.
 
 One accuracy hides everything a teacher wants to see. Given a confusion matrix :math:`C`
 (rows: true class, columns: predicted class, :math:`C_{ij}` = clips of class *i* predicted as
 *j*; ``training.evaluate(...)["confusion"]``, sklearn's ``confusion_matrix``):
 
-- :func:`summary_scores`: accuracy, **unweighted average recall** (UAR, the mean of the
-  per-class recalls, sklearn's balanced accuracy) and **macro-F1** (the mean of the per-class
-  F1): the field's numbers for an unbalanced test set (RAVDESS has half as many neutral clips);
-  :func:`label_scores` gives the same from true and predicted labels;
+- :func:`summary_scores`: accuracy, **unweighted average recall**
+  (UAR :math:`= \\frac{1}{K} \\sum_c C_{cc} / \\sum_j C_{cj}`, the mean of the per-class recalls,
+  sklearn's balanced accuracy) and **macro-F1** (the mean of the per-class F1): the field's
+  numbers for an unbalanced test set (RAVDESS has half as many neutral clips). Accuracy weighs
+  every clip the same, UAR every class, so a classifier that never names a small class loses
+  little accuracy but a whole class's share of UAR. :func:`label_scores` gives the same from
+  true and predicted labels, :func:`fold_mean` their mean over the folds of a cross-validation;
 - :func:`per_class_table`: precision :math:`C_{cc} / \\sum_i C_{ic}`, recall
   :math:`C_{cc} / \\sum_j C_{cj}`, their harmonic mean F1, and the support of every class;
   :func:`plot_per_class` draws precision and recall side by side;
+  :func:`actor_names`: short class names for actors, ``"01 M"``, ``"02 F"`` (odd ids male);
 - :func:`top_confusions`: the largest off-diagonal cells, each as a share of its true class;
   :func:`confused_pairs`: the same per unordered pair of classes (both directions added);
 - :func:`same_group_share`: how many errors stay inside a group of classes (an actor mistaken
   for another actor of the same sex) against what errors spread at random would give;
 - :func:`plot_confusion_large`: a confusion matrix that stays readable at 24 classes
   (percentages without decimals, empty cells left blank, classes ordered and framed by group);
-- :func:`actor_names`: short class names for actors, ``"01 M"``, ``"02 F"`` (odd ids male);
 - :func:`overfitting_summary`: what a learning curve says about overfitting, as numbers.
 
 The functions only count: they work on any classifier's confusion matrix (the CNN of
@@ -37,6 +43,94 @@ import pandas as pd
 import seaborn as sns
 from scipy.stats import binomtest
 
+
+# --------------------------------------------------------------------------------------
+# Accuracy, UAR and macro-F1 of a whole test set, and over folds
+# --------------------------------------------------------------------------------------
+#: The scores of :func:`summary_scores`, in the order the course reports them.
+SCORE_NAMES = ("accuracy", "uar", "macro_f1")
+
+
+def summary_scores(cm) -> dict[str, float]:
+    """Accuracy, unweighted average recall and macro-F1 of a confusion matrix (rows = true class).
+
+    - ``accuracy`` = trace / total: every clip weighs the same, so a large class weighs more;
+    - ``uar`` (unweighted average recall, sklearn's ``balanced_accuracy_score``): the mean of
+      the recalls of the classes present in the test set, so every *class* weighs the same;
+      chance is 1 / K whatever the class sizes;
+    - ``macro_f1``: the mean F1 = 2 TP / (support + predicted) over the classes that occur in
+      the test set or among the predictions (sklearn's ``f1_score(average="macro")``).
+
+    A matrix of counts also gives ``n_test``, the number of clips, for the standard error of a
+    comparison (:func:`course_utils.course.phrases.difference_se`). Taught in ``07_classical_baseline``
+    (through :func:`label_scores`); :func:`course_utils.learning.training.evaluate` (``08_cnn_binary``
+    on) and the helpers of ``13_multitask``, ``15_uncertainty`` and ``16_better_emotion_model``
+    compute it, so every emotion chapter records all three.
+    """
+    cm = np.asarray(cm, dtype=float)
+    if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.sum() <= 0:
+        raise ValueError(f"need a square confusion matrix with at least one clip, got shape {cm.shape}")
+    correct = np.diag(cm)
+    support, predicted = cm.sum(axis=1), cm.sum(axis=0)
+    present = support > 0
+    occurs = present | (predicted > 0)
+    scores = {
+        "accuracy": float(correct.sum() / cm.sum()),
+        "uar": float(np.mean(correct[present] / support[present])),
+        "macro_f1": float(np.mean(2 * correct[occurs] / (support[occurs] + predicted[occurs]))),
+    }
+    if np.all(cm == np.round(cm)):  # counts, not a normalised matrix
+        scores["n_test"] = float(cm.sum())
+    return scores
+
+
+def label_scores(y_true, y_pred) -> dict[str, float]:
+    """:func:`summary_scores` from true and predicted labels (any hashable labels).
+
+    Used by :func:`course_utils.learning.baseline.fit_select` (``07_classical_baseline``, where
+    UAR and macro-F1 are taught) and by ``17_new_voices``.
+    """
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if y_true.shape != y_pred.shape or y_true.size == 0:
+        raise ValueError(f"need as many predictions as labels (at least one), got {y_true.shape} and {y_pred.shape}")
+    labels = np.unique(np.concatenate([y_true, y_pred]))
+    index = {label: k for k, label in enumerate(labels)}
+    cm = np.zeros((len(labels), len(labels)))
+    np.add.at(cm, ([index[v] for v in y_true], [index[v] for v in y_pred]), 1)
+    return summary_scores(cm)
+
+
+def fold_mean(fold_scores) -> dict[str, float]:
+    """The mean of per-fold scores (dicts with ``accuracy`` and optionally ``uar``, ``macro_f1``,
+    ``n_test``), with the standard deviations across folds (``accuracy_std``, ``uar_std``; 0 for
+    one fold), the test clips of all folds together (``n_test``, where every fold has it) and
+    ``n_folds``: what :meth:`course_utils.course.results.NotebookRun.record_scores` records for the
+    ``actor_folds`` protocol. Taught in ``16_better_emotion_model``; used again by ``17_new_voices``
+    and by :func:`course_utils.learning.baseline.fit_folds` (``07_classical_baseline``)."""
+    fold_scores = list(fold_scores)
+    if not fold_scores:
+        raise ValueError("no folds to average. Fix: run at least one fold.")
+    out: dict[str, float] = {}
+    for name in ("accuracy", "uar", "macro_f1"):
+        values = [float(f[name]) for f in fold_scores if name in f]
+        if len(values) == len(fold_scores):
+            out[name] = float(sum(values) / len(values))
+            if name != "macro_f1":
+                mean = out[name]
+                var = sum((v - mean) ** 2 for v in values) / (len(values) - 1) if len(values) > 1 else 0.0
+                out[f"{name}_std"] = math.sqrt(var)
+    if "accuracy" not in out:
+        raise ValueError("every fold needs an 'accuracy'")
+    if all("n_test" in f for f in fold_scores):
+        out["n_test"] = float(sum(float(f["n_test"]) for f in fold_scores))  # every clip of the folds, once
+    out["n_folds"] = len(fold_scores)
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# Per class: precision, recall and F1
+# --------------------------------------------------------------------------------------
+#: The columns of :func:`per_class_table`, in order.
 PER_CLASS_COLUMNS = ["support", "predicted", "correct", "precision", "recall", "f1"]
 
 
@@ -68,7 +162,8 @@ def per_class_table(cm, class_names: Sequence[str]) -> pd.DataFrame:
     ``correct`` (the diagonal), ``precision`` = correct / predicted, ``recall`` = correct /
     support and ``f1`` = 2 P R / (P + R). A ratio with nothing to divide by (a class never
     predicted, or absent from the test set) is NaN, not 0: "not measured" is not "wrong".
-    Taught in ``09_cnn_multiclass``.
+    Taught in ``09_cnn_multiclass``; used again by ``14_raw_waveform`` and
+    ``16_better_emotion_model``.
     """
     cm = _square(cm, class_names)
     correct = np.diag(cm)
@@ -90,55 +185,6 @@ def per_class_table(cm, class_names: Sequence[str]) -> pd.DataFrame:
         index=pd.Index([str(c) for c in class_names], name="class"),
     )
     return table[PER_CLASS_COLUMNS]
-
-
-SCORE_NAMES = ("accuracy", "uar", "macro_f1")
-
-
-def summary_scores(cm) -> dict[str, float]:
-    """Accuracy, unweighted average recall and macro-F1 of a confusion matrix (rows = true class).
-
-    - ``accuracy`` = trace / total: every clip weighs the same, so a large class weighs more;
-    - ``uar`` (unweighted average recall, sklearn's ``balanced_accuracy_score``): the mean of
-      the recalls of the classes present in the test set, so every *class* weighs the same;
-      chance is 1 / K whatever the class sizes;
-    - ``macro_f1``: the mean F1 = 2 TP / (support + predicted) over the classes that occur in
-      the test set or among the predictions (sklearn's ``f1_score(average="macro")``).
-
-    A matrix of counts also gives ``n_test``, the number of clips, for the standard error of a
-    comparison (:func:`course_utils.course.phrases.difference_se`). Taught in ``07_classical_baseline``;
-    every emotion chapter records all three.
-    """
-    cm = np.asarray(cm, dtype=float)
-    if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.sum() <= 0:
-        raise ValueError(f"need a square confusion matrix with at least one clip, got shape {cm.shape}")
-    correct = np.diag(cm)
-    support, predicted = cm.sum(axis=1), cm.sum(axis=0)
-    present = support > 0
-    occurs = present | (predicted > 0)
-    scores = {
-        "accuracy": float(correct.sum() / cm.sum()),
-        "uar": float(np.mean(correct[present] / support[present])),
-        "macro_f1": float(np.mean(2 * correct[occurs] / (support[occurs] + predicted[occurs]))),
-    }
-    if np.all(cm == np.round(cm)):  # counts, not a normalised matrix
-        scores["n_test"] = float(cm.sum())
-    return scores
-
-
-def label_scores(y_true, y_pred) -> dict[str, float]:
-    """:func:`summary_scores` from true and predicted labels (any hashable labels).
-
-    Taught in ``07_classical_baseline``.
-    """
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    if y_true.shape != y_pred.shape or y_true.size == 0:
-        raise ValueError(f"need as many predictions as labels (at least one), got {y_true.shape} and {y_pred.shape}")
-    labels = np.unique(np.concatenate([y_true, y_pred]))
-    index = {label: k for k, label in enumerate(labels)}
-    cm = np.zeros((len(labels), len(labels)))
-    np.add.at(cm, ([index[v] for v in y_true], [index[v] for v in y_pred]), 1)
-    return summary_scores(cm)
 
 
 def plot_per_class(
@@ -179,6 +225,9 @@ def plot_per_class(
     return ax
 
 
+# --------------------------------------------------------------------------------------
+# Which class is mistaken for which
+# --------------------------------------------------------------------------------------
 def top_confusions(cm, class_names: Sequence[str], k: int | None = 10) -> pd.DataFrame:
     """The ``k`` largest off-diagonal cells: which class is mistaken for which, how often.
 
@@ -186,7 +235,8 @@ def top_confusions(cm, class_names: Sequence[str], k: int | None = 10) -> pd.Dat
     the clips of the true class: the fraction of that class that goes this wrong way) and
     ``share of errors`` (count divided by all errors). Sorted by count, then by share of the
     true class, then by name; cells with count 0 are left out (an empty table when there are
-    no errors). ``k=None`` keeps all. Taught in ``09_cnn_multiclass``.
+    no errors). ``k=None`` keeps all. Taught in ``09_cnn_multiclass``; used again by
+    ``16_better_emotion_model``.
     """
     cm = _square(cm, class_names)
     names = [str(c) for c in class_names]
@@ -342,12 +392,15 @@ def plot_confusion_large(
     return ax
 
 
+# --------------------------------------------------------------------------------------
+# Overfitting, read from a learning curve
+# --------------------------------------------------------------------------------------
 def overfitting_summary(history: pd.DataFrame) -> pd.Series:
     """What a learning curve says about overfitting, as numbers.
 
-    ``history`` is what ``training.fit`` returns (columns ``loss``, ``accuracy``, ``val_loss``,
-    ``val_accuracy``; ``attrs["best_epoch"]``). Returns a Series with ``epochs``,
-    ``best_epoch`` (the restored epoch; the best validation accuracy if not recorded),
+    ``history`` is what :func:`course_utils.learning.training.fit` returns (columns ``loss``,
+    ``accuracy``, ``val_loss``, ``val_accuracy``; ``attrs["best_epoch"]``). Returns a Series with
+    ``epochs``, ``best_epoch`` (the restored epoch; the best validation accuracy if not recorded),
     ``best_val_accuracy``, ``final_train_accuracy``, ``final_val_accuracy``, ``gap`` = final
     training minus final validation accuracy, ``min_val_loss_epoch`` (where validation loss is
     lowest: the usual onset of overfitting), ``val_loss_rise`` = final / lowest validation
@@ -379,29 +432,3 @@ def overfitting_summary(history: pd.DataFrame) -> pd.Series:
             "train_loss_drop": float(history["loss"].iloc[-1] / history["loss"].iloc[0]) if history["loss"].iloc[0] > 0 else np.nan,
         }
     )
-
-
-def fold_mean(fold_scores) -> dict[str, float]:
-    """The mean of per-fold scores (dicts with ``accuracy`` and optionally ``uar``, ``macro_f1``,
-    ``n_test``), with the standard deviations across folds (``accuracy_std``, ``uar_std``; 0 for
-    one fold), the test clips of all folds together (``n_test``, where every fold has it) and
-    ``n_folds``: what :meth:`NotebookRun.record_scores` records for the ``actor_folds``
-    protocol. Taught in ``16_better_emotion_model``."""
-    fold_scores = list(fold_scores)
-    if not fold_scores:
-        raise ValueError("no folds to average. Fix: run at least one fold.")
-    out: dict[str, float] = {}
-    for name in ("accuracy", "uar", "macro_f1"):
-        values = [float(f[name]) for f in fold_scores if name in f]
-        if len(values) == len(fold_scores):
-            out[name] = float(sum(values) / len(values))
-            if name != "macro_f1":
-                mean = out[name]
-                var = sum((v - mean) ** 2 for v in values) / (len(values) - 1) if len(values) > 1 else 0.0
-                out[f"{name}_std"] = math.sqrt(var)
-    if "accuracy" not in out:
-        raise ValueError("every fold needs an 'accuracy'")
-    if all("n_test" in f for f in fold_scores):
-        out["n_test"] = float(sum(float(f["n_test"]) for f in fold_scores))  # every clip of the folds, once
-    out["n_folds"] = len(fold_scores)
-    return out

@@ -4,9 +4,22 @@ Taught in ``12_autoencoder``.
 
 The study's autoencoder (Table 2, :func:`course_utils.learning.models.study_autoencoder`) squeezes a
 256 x 256 log-Mel image (65,536 pixels) through a *code* of 128 numbers and rebuilds the image
-from it, trained with the mean squared error (MSE). This module holds what the chapter does
-with the codes and the rebuilt images; the heavy lifting is done by Keras, scikit-learn and
-librosa, which it wraps:
+from it: an encoder :math:`f` gives the code :math:`z = f(x) \\in \\mathbb{R}^{128}`, a decoder
+:math:`g` the rebuilt image :math:`\\hat x = g(z)`, both trained together, without labels, to make
+the output equal to the input under the mean squared error (MSE)
+
+.. math:: \\mathrm{MSE} = \\frac{1}{HW} \\sum_{i,j} (x_{ij} - \\hat x_{ij})^2 .
+
+The code is 512 times smaller than the image, so the network must choose what to keep, and
+the MSE chooses whatever lowers the squared error of the pixels most: the broad, loud structure
+of an image, set mostly by the speaker and the sentence, before the small changes an emotion
+makes. With linear layers only, the best such code is principal component analysis (PCA)
+with as many components: the yardstick for how much a code of that size can keep. Which
+attribute organises the codes is measured with a k-nearest-neighbour vote and its gain over
+chance, :math:`(\\mathrm{acc} - \\mathrm{chance}) / (1 - \\mathrm{chance})`.
+
+This module holds what the chapter does with the codes and the rebuilt images; the heavy
+lifting is done by Keras, scikit-learn and librosa, which it wraps:
 
 - :func:`autoencoder_dataset`: ``(image, image)`` pairs for training (input = target);
 - :func:`encode`, :func:`reconstruct`: the encoder's codes and the autoencoder's images;
@@ -53,7 +66,27 @@ METHODS = ("pca", "tsne")
 MARKERS = ("o", "^", "s", "D", "v", "P", "X", "*")
 
 
-# --------------------------------------------------------------------------- images and codes
+# --------------------------------------------------------------------------------------
+# The architecture: where the parameters are
+# --------------------------------------------------------------------------------------
+def layer_table(model: keras.Model) -> pd.DataFrame:
+    """One row per layer: ``layer``, ``kind``, ``output shape`` (without the batch axis),
+    ``parameters`` and ``share (%)`` of the model's total. Taught in ``12_autoencoder``.
+    """
+    rows = []
+    total = model.count_params()
+    for layer in model.layers:
+        shape = tuple(layer.output.shape[1:])
+        n = layer.count_params()
+        rows.append({"layer": layer.name, "kind": type(layer).__name__,
+                     "output shape": " x ".join(str(s) for s in shape), "parameters": n,
+                     "share (%)": round(100.0 * n / total, 2) if total else 0.0})
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------
+# Training pairs, codes and reconstructions
+# --------------------------------------------------------------------------------------
 def _with_channel(images: np.ndarray) -> np.ndarray:
     x = np.asarray(images, dtype="float32")
     if x.ndim == 3:
@@ -78,8 +111,8 @@ def code_dataset(codes: np.ndarray, labels: np.ndarray, *, batch_size: int = 32,
 
     With ``shuffle=True`` the order changes every epoch, reproducibly for a ``seed``. Shuffle
     the training part: the metadata table is sorted, and batches of one emotion each would
-    pull the network back and forth (``training.fit`` does not shuffle arrays it is given as
-    ``(x, y)`` tuples). Taught in ``12_autoencoder``.
+    pull the network back and forth (:func:`course_utils.learning.training.fit` does not shuffle
+    arrays it is given as ``(x, y)`` tuples). Taught in ``12_autoencoder``.
     """
     codes = np.asarray(codes, dtype=np.float32)
     labels = np.asarray(labels)
@@ -111,6 +144,9 @@ def reconstruct(autoencoder: keras.Model, images: np.ndarray, batch_size: int = 
     return np.asarray(out, dtype=np.float32)[..., 0]
 
 
+# --------------------------------------------------------------------------------------
+# What the reconstruction loses
+# --------------------------------------------------------------------------------------
 def reconstruction_errors(inputs: np.ndarray, outputs: np.ndarray) -> np.ndarray:
     """Mean squared error of each image, the autoencoder's loss per clip: array (N,).
 
@@ -156,22 +192,9 @@ def pca_reconstruction(train_images: np.ndarray, images: np.ndarray, n_component
     return np.clip(rebuilt, 0.0, 1.0).reshape(x.shape).astype(np.float32)
 
 
-def layer_table(model: keras.Model) -> pd.DataFrame:
-    """One row per layer: ``layer``, ``kind``, ``output shape`` (without the batch axis),
-    ``parameters`` and ``share (%)`` of the model's total. Taught in ``12_autoencoder``.
-    """
-    rows = []
-    total = model.count_params()
-    for layer in model.layers:
-        shape = tuple(layer.output.shape[1:])
-        n = layer.count_params()
-        rows.append({"layer": layer.name, "kind": type(layer).__name__,
-                     "output shape": " x ".join(str(s) for s in shape), "parameters": n,
-                     "share (%)": round(100.0 * n / total, 2) if total else 0.0})
-    return pd.DataFrame(rows)
-
-
-# --------------------------------------------------------------------------- code space
+# --------------------------------------------------------------------------------------
+# Code space
+# --------------------------------------------------------------------------------------
 def explained_variance(codes: np.ndarray, n_components: int | None = None) -> np.ndarray:
     """Fraction of the codes' variance along each principal axis (``PCA.explained_variance_ratio_``).
 
@@ -329,7 +352,9 @@ def code_space_table(
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("attribute")
 
 
-# --------------------------------------------------------------------------- figures
+# --------------------------------------------------------------------------------------
+# Figures
+# --------------------------------------------------------------------------------------
 #: Frequencies (Hz) marked on the Mel axes (125 Hz would crowd 250 Hz at 64 rows).
 MEL_TICKS_HZ = (250, 500, 1000, 2000, 4000, 8000)
 

@@ -1,21 +1,45 @@
-"""A compact modern CNN for emotion, mixup, and actor-held-out cross-validation.
+"""A compact modern CNN for emotion, mixup, actor-held-out cross-validation and ensembles.
 
-Taught in ``16_better_emotion_model``.
+Taught in ``16_better_emotion_model``; ``17_new_voices`` trains the same network for longer and
+adds test-time averaging and an ensemble with the classical baseline.
 
-The study's emotion CNN (Table 1 with a Dense 256 head) has 63 million parameters, almost
-all of them in one dense layer behind a Flatten, and reached 42.59 % on a random split. This
-module holds what a modern small network does instead, each piece a thin wrapper of Keras:
+The study's emotion CNN (Table 1 with a Dense 256 head) has 63 million parameters
+(:func:`study_emotion_parameters`), almost all of them in one dense layer behind a Flatten, for
+about a thousand training clips, and overfitted strongly on a random split (its reported
+numbers: :mod:`course_utils.course.study`). A modern small network keeps the convolutions and
+drops that layer: blocks of convolutions with batch normalisation, then global average pooling,
+which averages each channel over the whole image, so that the number of weights no longer
+depends on the image size. Two regularisers suit spectrograms: SpecAugment hides bands and
+moments (chapter 10), and mixup (Zhang et al., 2018) trains on convex mixtures of two clips
+and of their one-hot labels,
+
+.. math:: \\tilde x = \\lambda x_i + (1 - \\lambda) x_j, \\qquad
+   \\tilde y = \\lambda y_i + (1 - \\lambda) y_j, \\qquad \\lambda \\sim \\mathrm{Beta}(\\alpha, \\alpha),
+
+so that the network learns to change its answer gradually between clips instead of being
+certain everywhere. A random split hears every test voice in training; the number that
+matters for new speakers comes from actor-held-out cross-validation, in which every actor is
+tested once and no actor is in two parts. This module holds each piece, a thin wrapper of
+Keras:
 
 - :func:`compact_cnn`: blocks of (Conv 3x3 - batch normalisation - ReLU) x 2 and pooling,
   global average pooling, dropout and an 8-way softmax: a few hundred thousand parameters;
   optionally per-Mel-band standardisation of the input (:func:`band_standardisation`, a Keras
-  ``Normalization`` layer) and SpecAugment (``augment.SpecAugment``) inside the model;
-- :func:`mixup_batch` and :func:`train_dataset`: mixup (Zhang et al., 2018) on batches of
-  (image, one-hot label) pairs, as a seeded ``tf.data`` map;
-- :func:`compile_model`: Adam and categorical cross-entropy on one-hot (or mixed) labels;
+  ``Normalization`` layer) and SpecAugment (:class:`course_utils.learning.augment.SpecAugment`)
+  inside the model; :func:`count_parameters` and :func:`study_emotion_parameters` count weights;
+- :func:`sample_beta`, :func:`mixup_batch` and :func:`train_dataset`: mixup on batches of
+  (image, one-hot label) pairs, as a seeded ``tf.data`` map; :func:`eval_dataset`: the
+  validation batches, never mixed;
+- :func:`compile_model`: Adam (optionally with a cosine decay of the learning rate) and
+  categorical cross-entropy on one-hot (or mixed) labels;
+- :func:`run_experiment`: build, train (:func:`course_utils.learning.training.fit`, early
+  stopping), evaluate, for one :class:`Variant` of the ablation (:data:`VARIANTS`);
 - the actor folds (:func:`course_utils.data.splits.actor_folds`, which chapter 07's baseline shares):
-  :func:`parts_by_actor` checks that no actor is in two parts, :func:`fold_table` lists them;
-- :func:`run_experiment`: build, train (``training.fit``, early stopping), evaluate;
+  :func:`parts_by_actor` checks that no actor is in two parts, :func:`fold_table` lists them,
+  :func:`summarise_folds` and :func:`pooled_confusion` gather the folds' results;
+- chapter 17: :func:`predict_shifted` (test-time averaging over shifts in time),
+  :func:`combine` and :func:`choose_weight` (an ensemble of two models' probabilities, its
+  weight chosen on validation voices);
 - figures: :func:`plot_beta`, :func:`plot_mixup_pair`, :func:`plot_folds`,
   :func:`plot_protocols`.
 """
@@ -43,11 +67,9 @@ from course_utils.learning import augment, diagnosis, multitask, pipeline, train
 N_EMOTIONS = 8
 
 
-# --------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 # The network
-# --------------------------------------------------------------------------------------------
-
-
+# --------------------------------------------------------------------------------------
 def band_standardisation(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and variance of every Mel band (image row) over clips and frames: what the network's
     per-band standardisation subtracts and divides by (not the per-clip band statistics of the
@@ -85,9 +107,10 @@ def compact_cnn(
     - ``band_stats``: (mean, variance) per Mel band from :func:`band_standardisation`; each band
       of the input is standardised to mean 0 and variance 1 (``layers.Normalization(axis=1)``,
       fixed, not trained). Without it the images go in as they are, in [0, 1].
-    - ``spec_augment``: an ``augment.SpecAugment`` layer, placed *after* the standardisation,
-      so that ``fill="mean"`` masks a band with a value close to its training average
-      (Park et al. set masks to 0 on normalised features). Active in training only.
+    - ``spec_augment``: a :class:`course_utils.learning.augment.SpecAugment` layer, placed
+      *after* the standardisation, so that ``fill="mean"`` masks a band with a value close to
+      its training average (Park et al. set masks to 0 on normalised features). Active in
+      training only.
 
     ``bn_momentum``: weight of the old value in batch normalisation's running mean and
     variance (used for prediction). Keras' default 0.99 averages over about 100 batches,
@@ -168,11 +191,9 @@ def compile_model(model: keras.Model, lr: float = 1e-3, label_smoothing: float =
     return model
 
 
-# --------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 # mixup
-# --------------------------------------------------------------------------------------------
-
-
+# --------------------------------------------------------------------------------------
 def sample_beta(alpha: float, size, seed) -> tf.Tensor:
     """``size`` draws of Beta(alpha, alpha), stateless: ``seed`` is a shape-(2,) int tensor.
 
@@ -219,9 +240,9 @@ def train_dataset(
 ) -> tf.data.Dataset:
     """Training batches ``(images (b, H, W, 1), one-hot labels (b, K))``, shuffled, optionally mixed.
 
-    ``pipeline.make_dataset`` (seeded shuffle every epoch), one-hot labels, the first
-    ``max_batches`` batches of every epoch if given, then :func:`mixup_batch` with
-    ``mixup_alpha`` (None or 0: no mixup). The mixing seeds come from
+    :func:`course_utils.learning.pipeline.make_dataset` (seeded shuffle every epoch), one-hot
+    labels, the first ``max_batches`` batches of every epoch if given, then :func:`mixup_batch`
+    with ``mixup_alpha`` (None or 0: no mixup). The mixing seeds come from
     ``tf.data.Dataset.random(seed)``, new every epoch and the same on a rerun.
     Taught in ``16_better_emotion_model``.
     """
@@ -240,49 +261,15 @@ def train_dataset(
 def eval_dataset(images: np.ndarray, labels: np.ndarray, n_classes: int = N_EMOTIONS, batch_size: int = 32) -> tf.data.Dataset:
     """Validation batches with one-hot labels, in order, never augmented.
 
-    Taught in ``16_better_emotion_model``.
+    Used by :func:`run_experiment` (``16_better_emotion_model``, ``17_new_voices``).
     """
     onehot = np.eye(n_classes, dtype=np.float32)[np.asarray(labels, dtype=int)]
     return pipeline.make_dataset(images, onehot, batch_size=batch_size)
 
 
-# --------------------------------------------------------------------------------------------
-# Actor-held-out cross-validation
-# --------------------------------------------------------------------------------------------
-
-
-def parts_by_actor(meta: pd.DataFrame, split: splits.Split) -> dict[str, set[int]]:
-    """The actors in each part of a split: ``{"train": {...}, "val": {...}, "test": {...}}``.
-
-    Taught in ``16_better_emotion_model``.
-    """
-    a = meta["actor"].to_numpy()
-    return {part: {int(x) for x in a[getattr(split, part)]} for part in ("train", "val", "test")}
-
-
-def fold_table(meta: pd.DataFrame, folds: list[splits.Split]) -> pd.DataFrame:
-    """One row per fold: its test and validation actors (id + sex) and the clips per part.
-
-    ``shared actors`` counts actors found in two parts (0 for a correct actor split).
-    Taught in ``16_better_emotion_model``.
-    """
-    def names(ids):
-        return " ".join(f"{i:02d}{'M' if i % 2 else 'F'}" for i in sorted(ids))
-
-    rows = []
-    for k, split in enumerate(folds, start=1):
-        parts = parts_by_actor(meta, split)
-        shared = (parts["train"] & parts["val"]) | (parts["train"] & parts["test"]) | (parts["val"] & parts["test"])
-        rows.append({"fold": k, "test actors": names(parts["test"]), "val actors": names(parts["val"]),
-                     "train actors": len(parts["train"]), **split.sizes(), "shared actors": len(shared)})
-    return pd.DataFrame(rows).set_index("fold")
-
-
-# --------------------------------------------------------------------------------------------
-# One experiment
-# --------------------------------------------------------------------------------------------
-
-
+# --------------------------------------------------------------------------------------
+# One experiment, and the ablation
+# --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Variant:
     """What a training run adds to the plain compact CNN (part of the ablation).
@@ -332,20 +319,20 @@ def run_experiment(
     """Build, train and test the compact CNN on one split; the model is freed afterwards.
 
     The band statistics (if ``standardise``) come from the training images only. Training:
-    ``training.fit`` (Adam, with a cosine decay of the learning rate over ``epochs`` if
-    ``cosine``, best validation accuracy kept, early stopping after ``patience``
-    epochs without improvement). Returns ``history`` (DataFrame), ``scores``
-    (``training.evaluate`` on the test part), ``parameters`` (:func:`count_parameters`),
-    ``epochs_run``, ``best_epoch`` and ``seconds`` (wall clock of the whole run). With
-    ``keep_model`` the trained network (best validation weights) is returned as ``model``
-    instead of freed: chapter 16 keeps its final model for the clip classifier. ``tta_shifts``:
-    also return ``probabilities`` (``{"val": ..., "test": ...}``, :func:`predict_shifted`
-    averaged over these shifts of the time axis; ``(0,)``: plain) and ``scores_tta`` (the test
-    scores of those averaged probabilities), for test-time averaging and ensembles
-    (``17_new_voices``). ``progress``:
-    one bar counting the epochs (``training.fit``), named after the variant and the split,
-    e.g. ``compact CNN + SpecAugment + mixup, fold 2``.
-    Taught in ``16_better_emotion_model``.
+    :func:`course_utils.learning.training.fit` (Adam, with a cosine decay of the learning rate
+    over ``epochs`` if ``cosine``, best validation accuracy kept, early stopping after
+    ``patience`` epochs without improvement). Returns ``history`` (DataFrame), ``scores``
+    (:func:`course_utils.learning.training.evaluate` on the test part), ``parameters``
+    (:func:`count_parameters`), ``epochs_run``, ``best_epoch`` and ``seconds`` (wall clock of
+    the whole run). With ``keep_model`` the trained network (best validation weights) is
+    returned as ``model`` instead of freed: chapter 16 keeps its final model for the clip
+    classifier. ``tta_shifts``: also return ``probabilities`` (``{"val": ..., "test": ...}``,
+    :func:`predict_shifted` averaged over these shifts of the time axis; ``(0,)``: plain) and
+    ``scores_tta`` (the test scores of those averaged probabilities), for test-time averaging
+    and ensembles (``17_new_voices``). ``progress``: one bar counting the epochs
+    (``training.fit``), named after the variant and the split, e.g.
+    ``compact CNN + SpecAugment + mixup, fold 2``.
+    Taught in ``16_better_emotion_model``; ``17_new_voices`` runs it too.
     """
     t0 = time.perf_counter()
     images = np.asarray(images, dtype=np.float32)
@@ -384,12 +371,62 @@ def run_experiment(
     return result
 
 
+# --------------------------------------------------------------------------------------
+# Actor-held-out cross-validation
+# --------------------------------------------------------------------------------------
+def parts_by_actor(meta: pd.DataFrame, split: splits.Split) -> dict[str, set[int]]:
+    """The actors in each part of a split: ``{"train": {...}, "val": {...}, "test": {...}}``.
 
-# --------------------------------------------------------------------------------------------
+    Used by :func:`fold_table` (``16_better_emotion_model``).
+    """
+    a = meta["actor"].to_numpy()
+    return {part: {int(x) for x in a[getattr(split, part)]} for part in ("train", "val", "test")}
+
+
+def fold_table(meta: pd.DataFrame, folds: list[splits.Split]) -> pd.DataFrame:
+    """One row per fold: its test and validation actors (id + sex) and the clips per part.
+
+    ``shared actors`` counts actors found in two parts (0 for a correct actor split).
+    Taught in ``16_better_emotion_model``.
+    """
+    def names(ids):
+        return " ".join(f"{i:02d}{'M' if i % 2 else 'F'}" for i in sorted(ids))
+
+    rows = []
+    for k, split in enumerate(folds, start=1):
+        parts = parts_by_actor(meta, split)
+        shared = (parts["train"] & parts["val"]) | (parts["train"] & parts["test"]) | (parts["val"] & parts["test"])
+        rows.append({"fold": k, "test actors": names(parts["test"]), "val actors": names(parts["val"]),
+                     "train actors": len(parts["train"]), **split.sizes(), "shared actors": len(shared)})
+    return pd.DataFrame(rows).set_index("fold")
+
+
+def summarise_folds(fold_results: list[dict], folds: list[splits.Split], meta: pd.DataFrame) -> pd.DataFrame:
+    """Per-fold table: test actors, test clips, accuracy with its binomial SE, best epoch, epochs run.
+
+    Taught in ``16_better_emotion_model``.
+    """
+    table = fold_table(meta, folds)
+    rows = []
+    for k, (r, split) in enumerate(zip(fold_results, folds), start=1):
+        acc = r["scores"]["accuracy"]
+        rows.append({"fold": k, "test actors": table.loc[k, "test actors"], "test clips": len(split.test),
+                     "accuracy": acc, "SE": float(augment.binomial_se(acc, len(split.test))),
+                     "best epoch": r["best_epoch"], "epochs run": r["epochs_run"]})
+    return pd.DataFrame(rows).set_index("fold")
+
+
+def pooled_confusion(fold_results: list[dict]) -> np.ndarray:
+    """Sum of the folds' confusion matrices: every actor's clips counted once (as a test clip).
+
+    Taught in ``16_better_emotion_model``.
+    """
+    return np.sum([np.asarray(r["scores"]["confusion"]) for r in fold_results], axis=0)
+
+
+# --------------------------------------------------------------------------------------
 # Test-time averaging and ensembles (chapter 17)
-# --------------------------------------------------------------------------------------------
-
-
+# --------------------------------------------------------------------------------------
 def predict_shifted(model: keras.Model, images: np.ndarray, shifts: tuple[int, ...] = (0,), batch_size: int = 64) -> np.ndarray:
     """Class probabilities averaged over circular shifts of the time axis (test-time averaging).
 
@@ -433,34 +470,9 @@ def choose_weight(p_a: np.ndarray, p_b: np.ndarray, labels, grid=np.linspace(0.0
     return best[1]
 
 
-def summarise_folds(fold_results: list[dict], folds: list[splits.Split], meta: pd.DataFrame) -> pd.DataFrame:
-    """Per-fold table: test actors, test clips, accuracy with its binomial SE, best epoch, epochs run.
-
-    Taught in ``16_better_emotion_model``.
-    """
-    table = fold_table(meta, folds)
-    rows = []
-    for k, (r, split) in enumerate(zip(fold_results, folds), start=1):
-        acc = r["scores"]["accuracy"]
-        rows.append({"fold": k, "test actors": table.loc[k, "test actors"], "test clips": len(split.test),
-                     "accuracy": acc, "SE": float(augment.binomial_se(acc, len(split.test))),
-                     "best epoch": r["best_epoch"], "epochs run": r["epochs_run"]})
-    return pd.DataFrame(rows).set_index("fold")
-
-
-def pooled_confusion(fold_results: list[dict]) -> np.ndarray:
-    """Sum of the folds' confusion matrices: every actor's clips counted once (as a test clip).
-
-    Taught in ``16_better_emotion_model``.
-    """
-    return np.sum([np.asarray(r["scores"]["confusion"]) for r in fold_results], axis=0)
-
-
-# --------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 # Figures
-# --------------------------------------------------------------------------------------------
-
-
+# --------------------------------------------------------------------------------------
 def plot_beta(alphas=(0.1, 0.2, 0.4, 1.0, 2.0), ax=None):
     """Density of the mixing weight ``lam ~ Beta(alpha, alpha)`` for a few ``alpha``.
 

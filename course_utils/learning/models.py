@@ -3,7 +3,19 @@
 Taught in ``08_cnn_binary`` (:func:`study_cnn`, :func:`compile_for`), ``09_cnn_multiclass``
 (the actor and emotion heads of :func:`study_cnn`), ``10_augmentation`` (the same CNN on
 augmented images), ``11_transfer_vgg16`` (:func:`vgg16_transfer`) and ``12_autoencoder``
-(:func:`study_autoencoder`, :func:`study_ffnn`).
+(:func:`study_autoencoder`, :func:`study_ffnn`). ``13_multitask`` builds its networks on
+:func:`study_trunk`, and ``15_uncertainty`` compiles its network with :func:`compile_for`.
+
+A convolutional network reads a log-Mel image through small filters: a 3 x 3 filter responds
+to one local pattern (the start of a sound, a harmonic, the edge of a formant) wherever in time
+and frequency it occurs, and every max-pooling layer halves the resolution, so that later layers
+see longer stretches of the clip and wider bands. The parameters are counted layer by layer: a
+convolution with a :math:`k \\times k` kernel from :math:`C_\\text{in}` to :math:`C_\\text{out}`
+channels has :math:`(k^2 C_\\text{in} + 1)\\, C_\\text{out}` parameters whatever the image size,
+a dense layer from :math:`n_\\text{in}` to :math:`n_\\text{out}` units has
+:math:`(n_\\text{in} + 1)\\, n_\\text{out}`. The convolutions are therefore cheap; the dense
+layer after Flatten, whose :math:`n_\\text{in}` grows with the image, holds almost all of the
+study's parameters.
 
 Every builder seeds Keras first (``keras.utils.set_random_seed``), so the same ``seed`` gives
 the same initial weights, and returns an uncompiled model; :func:`compile_for` adds the
@@ -15,6 +27,20 @@ Parameter counts of the study's tables, which the builders reproduce exactly:
   units, so almost all parameters sit in the first dense layer).
 - Table 2 autoencoder: 1,058,273 (see :func:`study_autoencoder` for the choices this needs).
 - Table 3 FFNN on the 128-d codes: 74,696.
+
+================================  ====================================================
+helper                            what it does
+================================  ====================================================
+:func:`study_trunk`               the CNN's two convolutions and poolings, up to Flatten
+:func:`study_cnn`                 the study's CNN (Table 1), binary or multi-class
+:func:`study_autoencoder`         the study's convolutional autoencoder (Table 2) and its
+                                  encoder
+:func:`study_ffnn`                the study's classifier on the autoencoder's codes
+                                  (Table 3)
+:class:`VGGPreprocess`            grayscale images as VGG16's ImageNet weights expect them
+:func:`vgg16_transfer`            VGG16, frozen up to a layer, with a new dense head
+:func:`compile_for`               Adam, the loss that suits the output, and accuracy
+================================  ====================================================
 """
 
 from __future__ import annotations
@@ -28,6 +54,9 @@ from keras import layers, ops
 STUDY_INPUT = (256, 256, 1)
 
 
+# --------------------------------------------------------------------------------------
+# Shared pieces: the seed and the output layer
+# --------------------------------------------------------------------------------------
 def _seed(seed: int | None) -> None:
     if seed is not None:
         keras.utils.set_random_seed(int(seed))
@@ -42,12 +71,16 @@ def _classifier_output(x, n_classes: int, name: str = "output"):
     return layers.Dense(n_classes, activation="softmax", name=name)(x)
 
 
+# --------------------------------------------------------------------------------------
+# The study's CNN (Table 1)
+# --------------------------------------------------------------------------------------
 def study_trunk(inputs):
     """The convolutional trunk of the study's CNN (Table 1), applied to ``inputs``: Conv2D 32 3x3
     ReLU -> MaxPool 2 -> Conv2D 64 3x3 ReLU -> MaxPool 2 -> Flatten (layers ``conv1`` ... ``flatten``).
 
-    Shared by :func:`study_cnn` and the multi-task network of ``13_multitask``, so both build the
-    same layers in the same order (the same seed gives the same initial weights).
+    Used by :func:`study_cnn` (``08_cnn_binary`` to ``10_augmentation``) and by
+    :func:`course_utils.learning.multitask.build_network` (``13_multitask``), so both build the same
+    layers in the same order (the same seed gives the same initial weights).
     """
     x = layers.Conv2D(32, (3, 3), activation="relu", name="conv1")(inputs)
     x = layers.MaxPooling2D(2, name="pool1")(x)
@@ -84,6 +117,9 @@ def study_cnn(
     return keras.Model(inputs, outputs, name=name)
 
 
+# --------------------------------------------------------------------------------------
+# The autoencoder and the classifier on its codes (Tables 2 and 3)
+# --------------------------------------------------------------------------------------
 def study_autoencoder(
     input_shape: tuple[int, int, int] = STUDY_INPUT,
     latent: int = 128,
@@ -147,6 +183,9 @@ def study_ffnn(input_dim: int = 128, n_classes: int = 8, seed: int | None = 0) -
     return keras.Model(inputs, outputs, name="study_ffnn")
 
 
+# --------------------------------------------------------------------------------------
+# VGG16 for transfer learning
+# --------------------------------------------------------------------------------------
 @keras.saving.register_keras_serializable(package="course_utils")
 class VGGPreprocess(layers.Layer):
     """Grayscale images in [0, 1] -> what VGG16's ImageNet weights expect.
@@ -228,6 +267,9 @@ def vgg16_transfer(
     return model
 
 
+# --------------------------------------------------------------------------------------
+# Compiling as the study did
+# --------------------------------------------------------------------------------------
 def compile_for(model: keras.Model, n_classes: int | None, lr: float = 1e-3) -> keras.Model:
     """Compile as the study did: Adam (learning rate ``lr``) and accuracy.
 
@@ -235,7 +277,8 @@ def compile_for(model: keras.Model, n_classes: int | None, lr: float = 1e-3) -> 
     categorical cross-entropy for more classes (integer labels; the same loss as the study's
     categorical cross-entropy on one-hot labels), and mean squared error without a metric for
     ``n_classes=None`` (the autoencoder's reconstruction). Returns the model.
-    Taught in ``08_cnn_binary``.
+    Taught in ``08_cnn_binary``; used again by ``09_cnn_multiclass`` to ``12_autoencoder`` and by
+    ``15_uncertainty``.
     """
     optimizer = keras.optimizers.Adam(learning_rate=lr)
     if n_classes is None:

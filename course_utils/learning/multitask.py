@@ -3,9 +3,21 @@
 Taught in ``13_multitask``.
 
 The study trained one Table 1 CNN per task and named multi-task learning as something R kept it
-from trying (its section 4). This module builds, trains and evaluates the multi-task version and
-the single-task networks it is compared with, from the same pieces, so that the comparison is
-like for like:
+from trying (its section 4). A multi-task network has one convolutional trunk that all tasks
+share and one small output layer (*head*) per task. The idea: what one task needs, another may
+use too (the pitch that tells a woman's voice from a man's also helps to tell one actor from
+another), so the trunk learns from the labels of all tasks at once, and one network replaces
+four. Training minimises the weighted sum of the heads' losses,
+
+:math:`L = \\sum_k w_k L_k`,
+
+so the heads pull the shared weights in their own directions, each with the strength of its
+:math:`w_k L_k`. An untrained head starts near :math:`\\log K_k` (a uniform guess over
+:math:`K_k` classes), so with equal weights the heads with many classes (24 actors) pull hardest
+at first.
+
+This module builds, trains and evaluates the multi-task version and the single-task networks it
+is compared with, from the same pieces, so that the comparison is like for like:
 
 - :func:`load_images`: the cached log-Mel images at the chosen side (area-averaged);
 - :func:`task_targets`: integer labels and class names of the four tasks (actor classes are the
@@ -14,19 +26,23 @@ like for like:
   one named output per task (an optional dense layer of its own per head); a single-task network
   is the same builder with one head, so trunk, initialisation and layer names match;
 - :func:`parameter_formula`: the parameter count by hand (it equals ``model.count_params()``);
-- :func:`compile_network`: Adam, one loss per head (binary cross-entropy for two classes, sparse
-  categorical cross-entropy for more), ``loss_weights`` and an accuracy per head; the total loss
-  is :math:`L = \\sum_k w_k L_k`;
+  :func:`flat_size`: the width of the trunk's Flatten layer;
+- :func:`compile_network`: Adam, one loss per head (:func:`losses_for`: binary cross-entropy for
+  two classes, sparse categorical cross-entropy for more), ``loss_weights`` and an accuracy per
+  head; the total loss is :math:`L = \\sum_k w_k L_k`;
 - :func:`make_dataset`: a ``tf.data`` pipeline of ``(image, {task: label})`` pairs;
 - :func:`initial_losses`: the loss of each head before training, next to :math:`\\log K`;
-- :func:`experiment`: build, train (``training.fit``: early stopping on the validation loss, best
-  weights kept), time and test one network; :func:`evaluate_heads` scores every head;
+- :func:`experiment`: build, train (:func:`course_utils.learning.training.fit`: early stopping
+  on the validation loss, best weights kept), time and test one network;
+  :func:`evaluate_heads` scores every head (:func:`probabilities`: each head's class
+  probabilities);
 - :func:`multi_vs_single` and :func:`mcnemar`: multi-task against single-task accuracy on the
-  same test clips, with an exact McNemar test of the difference;
+  same test clips, with an exact McNemar test of the difference; :func:`cost_table`: their
+  parameters, epochs and training time;
 - :func:`reference_accuracies`: what chapters 07-09 recorded, to set beside the results;
-- figures: :func:`plot_head_curves` (learning curves per head), :func:`plot_loss_shares`
-  (how much of the total loss each head contributes, epoch by epoch) and
-  :func:`plot_comparison` (bars per task).
+- figures: :func:`plot_head_curves` (learning curves per head, from :func:`head_history`),
+  :func:`plot_loss_shares` (how much of the total loss each head contributes, epoch by epoch:
+  :func:`loss_shares`) and :func:`plot_comparison` (bars per task).
 """
 
 from __future__ import annotations
@@ -53,29 +69,19 @@ from course_utils.learning import diagnosis, models, training, transfer
 TASKS = ("sex", "statement", "actor", "emotion")
 #: Dense units of the study's single-task heads (Table 1 and its variants, chapters 08 and 09).
 STUDY_DENSE = {"sex": 128, "statement": 128, "actor": 512, "emotion": 256}
-#: Parameters of the Table 1 convolutions (conv1 + conv2), whatever the image size.
-CONV_PARAMETERS = (3 * 3 * 1 + 1) * 32 + (3 * 3 * 32 + 1) * 64
 
 
-def flat_size(side: int) -> int:
-    """Numbers after Flatten in the Table 1 trunk for a ``side`` x ``side`` input.
-
-    'Valid' 3 x 3 convolutions take 2 pixels off a side, pooling halves it (rounding down):
-    256 -> 62 x 62 x 64 = 246,016; 64 -> 14 x 14 x 64 = 12,544. Taught in ``13_multitask``.
-    """
-    after = ((int(side) - 2) // 2 - 2) // 2
-    if after < 1:
-        raise ValueError(f"a {side} x {side} image is too small for the Table 1 trunk")
-    return after * after * 64
-
-
+# --------------------------------------------------------------------------------------
+# Images and labels
+# --------------------------------------------------------------------------------------
 def load_images(meta: pd.DataFrame, side: int, *, dataset: str, sources: Sequence[int] = (64, 256),
                 n_jobs: int = -1) -> np.ndarray:
     """Log-Mel images (N, side, side) from the smallest cached recipe at least as large.
 
-    ``features.compute_images`` at the first size in ``sources`` that is >= ``side`` (the course
-    keeps 64 x 64 and 256 x 256 caches), area-averaged down to ``side`` when smaller
-    (``transfer.downsample``: each new pixel is the mean of a block, as in chapter 11); a side
+    :func:`course_utils.sound.features.compute_images` at the first size in ``sources`` that is
+    >= ``side`` (the course keeps 64 x 64 and 256 x 256 caches), area-averaged down to ``side``
+    when smaller (:func:`course_utils.learning.transfer.downsample`: each new pixel is the mean of
+    a block, as in chapter 11); a side
     above every source is computed at that size. Taught in ``13_multitask``.
     """
     side = int(side)
@@ -103,6 +109,25 @@ def task_targets(meta: pd.DataFrame, tasks: Sequence[str] = TASKS) -> dict[str, 
     return out
 
 
+# --------------------------------------------------------------------------------------
+# The network: one trunk, one head per task, and its parameters
+# --------------------------------------------------------------------------------------
+#: Parameters of the Table 1 convolutions (conv1 + conv2), whatever the image size.
+CONV_PARAMETERS = (3 * 3 * 1 + 1) * 32 + (3 * 3 * 32 + 1) * 64
+
+
+def flat_size(side: int) -> int:
+    """Numbers after Flatten in the Table 1 trunk for a ``side`` x ``side`` input.
+
+    'Valid' 3 x 3 convolutions take 2 pixels off a side, pooling halves it (rounding down):
+    256 -> 62 x 62 x 64 = 246,016; 64 -> 14 x 14 x 64 = 12,544. Taught in ``13_multitask``.
+    """
+    after = ((int(side) - 2) // 2 - 2) // 2
+    if after < 1:
+        raise ValueError(f"a {side} x {side} image is too small for the Table 1 trunk")
+    return after * after * 64
+
+
 def _output(x, n_classes: int, name: str):
     """Dense 1 sigmoid for two classes, else Dense ``n_classes`` softmax (as ``models.study_cnn``)."""
     if n_classes < 2:
@@ -123,9 +148,10 @@ def build_network(
     """The Table 1 trunk with one output per task; outputs are a dict named by task.
 
     Conv2D 32 3x3 ReLU -> MaxPool 2 -> Conv2D 64 3x3 ReLU -> MaxPool 2 -> Flatten (the layers of
-    ``models.study_cnn``), then, if ``shared_units``, a shared Dense ``shared_units`` ReLU ->
-    Dropout; then per task in ``heads`` (``{task: n_classes}``) an optional Dense
-    ``head_units[task]`` ReLU -> Dropout of its own and the output layer named ``task``
+    :func:`course_utils.learning.models.study_cnn`, built by
+    :func:`course_utils.learning.models.study_trunk`), then, if ``shared_units``, a shared Dense
+    ``shared_units`` ReLU -> Dropout; then per task in ``heads`` (``{task: n_classes}``) an
+    optional Dense ``head_units[task]`` ReLU -> Dropout of its own and the output layer named ``task``
     (sigmoid for 2 classes, softmax otherwise). With one head and ``shared_units`` equal to the
     study's dense width this *is* the study's single-task CNN. Seeded, uncompiled.
     Taught in ``13_multitask``.
@@ -164,7 +190,8 @@ def parameter_formula(
 
     Convolutions :data:`CONV_PARAMETERS` (18,816), shared dense :math:`(F + 1) u`, per head an
     optional dense :math:`(n_\\text{in} + 1) u_k` and the output :math:`(n_\\text{in} + 1) K'`
-    (:math:`K' = 1` for a sigmoid). Taught in ``13_multitask``.
+    (:math:`K' = 1` for a sigmoid). Taught in ``13_multitask``; used by
+    :func:`course_utils.learning.emotion_net.study_emotion_parameters` (``16_better_emotion_model``).
     """
     head_units = dict(head_units or {})
     parts = {"convolutions": CONV_PARAMETERS}
@@ -181,8 +208,14 @@ def parameter_formula(
     return pd.Series(parts, name="parameters")
 
 
+# --------------------------------------------------------------------------------------
+# Losses, compiling and feeding
+# --------------------------------------------------------------------------------------
 def losses_for(heads: Mapping[str, int]) -> dict[str, str]:
-    """The loss of each head: binary cross-entropy for 2 classes, sparse categorical otherwise."""
+    """The loss of each head: binary cross-entropy for 2 classes, sparse categorical otherwise.
+
+    Used by :func:`compile_network` (``13_multitask``).
+    """
     return {t: ("binary_crossentropy" if n == 2 else "sparse_categorical_crossentropy") for t, n in heads.items()}
 
 
@@ -248,13 +281,17 @@ def make_dataset(
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
+# --------------------------------------------------------------------------------------
+# Training and testing one network
+# --------------------------------------------------------------------------------------
 def initial_losses(model: keras.Model, dataset, heads: Mapping[str, int]) -> pd.DataFrame:
     """Each head's loss before training, next to :math:`\\log K` (a uniform guess).
 
     A freshly initialised network answers roughly uniformly, so head *k* starts near
     :math:`\\log K_k` (:math:`\\log 2 = 0.69` for a binary head, :math:`\\log 24 = 3.18` for 24
     actors): with equal weights the heads with many classes dominate the total loss at first.
-    ``share`` is each head's part of :math:`\\sum_k L_k`. Taught in ``13_multitask``.
+    ``share`` is each head's part of :math:`\\sum_k L_k`. Used by :func:`experiment`, whose
+    ``initial`` table ``13_multitask`` sets beside :math:`\\log K`.
     """
     logs = model.evaluate(dataset, return_dict=True, verbose=0)
     rows = []
@@ -267,7 +304,10 @@ def initial_losses(model: keras.Model, dataset, heads: Mapping[str, int]) -> pd.
 
 
 def probabilities(model: keras.Model, images: np.ndarray, batch_size: int = 32) -> dict[str, np.ndarray]:
-    """Class probabilities of every head, ``{task: (N, K)}`` (a sigmoid becomes ``[1 - p, p]``)."""
+    """Class probabilities of every head, ``{task: (N, K)}`` (a sigmoid becomes ``[1 - p, p]``).
+
+    Used by :func:`evaluate_heads` (``13_multitask``).
+    """
     x = np.asarray(images, dtype="float32")
     if x.ndim == 3:
         x = x[..., None]
@@ -289,7 +329,7 @@ def evaluate_heads(model: keras.Model, images: np.ndarray, targets: Mapping[str,
     """Test scores of every head: ``{task: {accuracy, uar, macro_f1, confusion, predictions, probabilities, correct}}``.
 
     ``targets`` maps each head to ``(labels, class_names)`` of the test clips (one predict call
-    for all heads). Taught in ``13_multitask``.
+    for all heads). Used by :func:`experiment` (``13_multitask``).
     """
     proba = probabilities(model, images, batch_size)
     scores = {}
@@ -329,14 +369,14 @@ def experiment(
     """Build, train and test one network whose heads are the tasks of ``targets``.
 
     ``targets``: ``{task: (labels of all clips, class names)}``; ``split`` a ``splits.Split``.
-    Training is ``training.fit`` (seeded; early stopping after ``patience`` epochs without a
-    lower **validation loss**, the weighted sum :math:`\\sum_k w_k L_k` the network minimises;
+    Training is :func:`course_utils.learning.training.fit` (seeded; early stopping after
+    ``patience`` epochs without a lower **validation loss**, the weighted sum :math:`\\sum_k w_k L_k` the network minimises;
     the best epoch's weights are kept). The model is freed afterwards.
 
     Returns ``history`` (DataFrame, one row per epoch), ``scores`` (:func:`evaluate_heads` on the
     test clips), ``initial`` (:func:`initial_losses` on the validation clips), ``parameters``,
     ``train_seconds`` (wall clock of ``fit``), ``epochs_run``, ``best_epoch``, ``heads`` and
-    ``loss_weights``. ``progress``: one bar counting the epochs (``training.fit``), named
+    ``loss_weights``. ``progress``: one bar counting the epochs (``fit``), named
     after the network, its heads and the split. Taught in ``13_multitask``.
     """
     heads = {t: len(names) for t, (_, names) in targets.items()}
@@ -373,11 +413,15 @@ def experiment(
     return result
 
 
+# --------------------------------------------------------------------------------------
+# Learning curves and each head's share of the loss
+# --------------------------------------------------------------------------------------
 def head_history(history: pd.DataFrame, task: str, n_heads: int) -> pd.DataFrame:
     """The columns ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy`` of one head.
 
     Keras names them ``sex_loss``, ``val_sex_accuracy`` ... in a multi-output model; a
     one-output model logs them without the prefix (unless Keras adds it anyway): both work.
+    Used by :func:`plot_head_curves` and :func:`loss_shares` (``13_multitask``).
     """
     out = {"epoch": history["epoch"]}
     for key in ("loss", "accuracy"):
@@ -491,6 +535,9 @@ def plot_loss_shares(result: dict, title: str | None = None) -> plt.Figure:
     return fig
 
 
+# --------------------------------------------------------------------------------------
+# Multi-task against single-task
+# --------------------------------------------------------------------------------------
 def mcnemar(correct_a, correct_b) -> dict:
     """Exact McNemar test of two classifiers scored on the *same* clips.
 

@@ -1,12 +1,22 @@
 """Feeding a network: ``tf.data`` from memory, the study's PNG files, and how fast each is.
 
-Taught in ``06_preprocessing``; :func:`make_dataset` is used by every model notebook, and
-``make bench`` (:mod:`course_utils.tools.bench`) builds on the rest.
+Taught in ``06_preprocessing``. :func:`make_dataset` then feeds the model chapters
+(``08_cnn_binary``, ``09_cnn_multiclass``, ``10_augmentation``, ``14_raw_waveform`` and
+``15_uncertainty`` call it; ``12_autoencoder``, ``16_better_emotion_model`` and
+``17_new_voices`` through :mod:`course_utils.learning.embeddings` and
+:mod:`course_utils.learning.emotion_net`), and ``make bench`` (:mod:`course_utils.tools.bench`)
+builds on the readers and timers.
+
+A network trains on batches, and the input pipeline has to deliver the next batch before the
+model asks for it; otherwise the processor waits. A reader's speed is its throughput,
+:math:`r = \\text{images} / \\text{seconds}`, and a reader is fast enough when its :math:`r` is
+above the rate at which the model trains (:func:`model_throughput`); beyond that, a faster reader
+saves nothing. Reading from memory costs almost nothing per image; reading files costs a file
+access and a PNG decoding per image, every epoch.
 
 In Python the 1440 images (256 x 256, float16 on disk) fit in memory, so a ``tf.data.Dataset``
 built from the cached array feeds the model (:func:`make_dataset`): shuffled with a fixed seed,
 batched and prefetched while the model trains.
-Taught in ``06_preprocessing``; ``make bench`` builds on it.
 
 The study saved every log-Mel image as a grayscale PNG file and streamed the files through a
 Keras ``ImageDataGenerator``, because R could not hold the arrays in memory. The course keeps
@@ -32,14 +42,24 @@ The building blocks:
 
 - :func:`write_png_tree`: the images as 8-bit PNG files in one folder per class, written to a
   temporary folder and renamed into place (never half-written), reused when unchanged
-  (:func:`png_tree_dir` names the folder next to the feature cache);
+  (:func:`png_tree_dir` names the folder next to the feature cache; :func:`to_uint8` rounds to
+  256 grey levels);
+- :func:`make_reader`: one reader by its key (:func:`memory_dataset`, :func:`png_dataset`,
+  :func:`keras_generator`, :func:`keras_directory_dataset`); :func:`available_readers`: the
+  keys this installation can run;
+- :func:`time_epochs`, :func:`summarise_throughput`: the timing of one reader, and the median
+  rate per reader;
 - :func:`model_throughput`: how fast a model trains, the rate a reader has to keep up with;
 - :func:`time_feature_cache`: :func:`~course_utils.sound.features.compute_images` cold (computed and
   written) against cached (read back), on a given cache folder;
-- :func:`course_utils.data.audio.trimmed_durations` and :func:`~course_utils.data.audio.crop_pad_table`: how long the clips are once their
-  silence is trimmed, and what a common length crops or pads;
-- :func:`course_utils.learning.baseline.cached_features`: the baseline's clip statistics, cached on disk;
 - :func:`plot_trim`, :func:`plot_image_grid`, :func:`plot_throughput`: the chapter's figures.
+
+The chapter's other helpers live where their idea does:
+:func:`course_utils.data.audio.trimmed_durations` and
+:func:`~course_utils.data.audio.crop_pad_table` (how long the clips are once their silence is
+trimmed, and what a common length crops or pads), and
+:func:`course_utils.learning.baseline.cached_features` (the baseline's clip statistics, cached
+on disk).
 """
 
 from __future__ import annotations
@@ -67,11 +87,9 @@ from course_utils.data.atomic import current_umask
 from course_utils.sound import features
 
 
-# --------------------------------------------------------------------------------------------
-# 1. tf.data from memory: the course's way
-# --------------------------------------------------------------------------------------------
-
-
+# --------------------------------------------------------------------------------------
+# tf.data from memory: the course's way
+# --------------------------------------------------------------------------------------
 def make_dataset(
     images: np.ndarray,
     labels: np.ndarray | None = None,
@@ -86,6 +104,12 @@ def make_dataset(
     ``images`` is (N, H, W) in [0, 1]; a channel axis is added, giving (batch, H, W, 1).
     ``labels`` (N,) integer class ids (or None for images alone, e.g. for an autoencoder's
     input). With ``shuffle=True`` the order changes every epoch, reproducibly for a ``seed``.
+
+    Taught in ``06_preprocessing``; used by ``08_cnn_binary``, ``09_cnn_multiclass``,
+    ``10_augmentation``, ``14_raw_waveform`` and ``15_uncertainty``, and through
+    :func:`course_utils.learning.embeddings.autoencoder_dataset` (``12_autoencoder``) and
+    :func:`course_utils.learning.emotion_net.train_dataset` (``16_better_emotion_model``,
+    ``17_new_voices``).
     """
     images = np.asarray(images)
     if images.ndim != 3:
@@ -107,27 +131,18 @@ def make_dataset(
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-#: The readers :func:`measure_throughput` knows, in the order of the chapter, with a label.
-READERS = {
-    "memory": "tf.data: array in memory",
-    "tfdata_png": "tf.data: PNG files",
-    "keras_generator": "Keras ImageDataGenerator: PNG files",
-    "keras_directory": "keras.utils.image_dataset_from_directory: PNG files",
-}
-
+# --------------------------------------------------------------------------------------
+# The study's way: the images as PNG files, one folder per class
+# --------------------------------------------------------------------------------------
 #: Name of the manifest file in a PNG tree (hidden: Keras readers look at sub-folders only).
 MANIFEST = ".manifest.json"
-
-
-# --------------------------------------------------------------------------------------------
-# 2. The study's way: the images as PNG files, one folder per class
-# --------------------------------------------------------------------------------------------
 
 
 def to_uint8(images: np.ndarray) -> np.ndarray:
     """Images in [0, 1] as 8-bit grey levels 0 ... 255 (rounded; values outside are clipped).
 
-    The rounding error is at most half a grey level, 1/510 of the range.
+    The rounding error is at most half a grey level, 1/510 of the range. Used by
+    :func:`write_png_tree` (``06_preprocessing``).
     """
     return np.round(np.clip(np.asarray(images, dtype=np.float32), 0.0, 1.0) * 255.0).astype(np.uint8)
 
@@ -138,6 +153,8 @@ class PngTree:
 
     ``files`` and ``labels`` are in the order of the images given to :func:`write_png_tree`;
     ``labels`` are indices into ``class_names`` (sorted alphabetically, as Keras numbers them).
+    What :func:`write_png_tree` returns and the file readers read (``06_preprocessing``, and
+    ``make bench``).
     """
 
     root: Path
@@ -179,7 +196,8 @@ def write_png_tree(
     complete, so an interrupted run never leaves a half-written tree. A manifest with a
     fingerprint of the pixels, classes and names is stored in it; when ``dest`` already
     holds the same images, nothing is written again. ``progress``: a bar over the files
-    written (:func:`course_utils.base.jupyter.progress`).
+    written (:func:`course_utils.base.jupyter.progress`). Taught in ``06_preprocessing``;
+    ``make bench`` writes one too.
     """
     images = np.asarray(images)
     if images.ndim != 3:
@@ -227,7 +245,7 @@ def png_tree_dir(meta: pd.DataFrame, config=None, dataset: str = "data", cache_d
     """Where the PNG tree of these files' images is kept: next to their ``.npz`` feature cache.
 
     The folder is named like :func:`course_utils.sound.features.cache_path` (dataset, recipe hash,
-    file-list hash, count) with ``png-`` in place of ``logmel-``.
+    file-list hash, count) with ``png-`` in place of ``logmel-``. Taught in ``06_preprocessing``.
     """
     config = features.FeatureConfig() if config is None else config
     npz = features.cache_path(meta, config, dataset, cache_dir)
@@ -242,13 +260,24 @@ def _manifest_matches(dest: Path, fingerprint: str, count: int) -> bool:
     return manifest.get("fingerprint") == fingerprint and len(list(dest.glob("*/*.png"))) == count
 
 
-# --------------------------------------------------------------------------------------------
-# 3. Readers: four ways to feed the same images to a model
-# --------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
+# Readers: four ways to feed the same images to a model
+# --------------------------------------------------------------------------------------
+#: The readers :func:`measure_throughput` knows, in the order of the chapter, with a label.
+READERS = {
+    "memory": "tf.data: array in memory",
+    "tfdata_png": "tf.data: PNG files",
+    "keras_generator": "Keras ImageDataGenerator: PNG files",
+    "keras_directory": "keras.utils.image_dataset_from_directory: PNG files",
+}
 
 
 def memory_dataset(images: np.ndarray, labels: np.ndarray, *, batch_size: int = 32, shuffle: bool = True, seed: int = 0):
-    """``tf.data`` from the array in memory: :func:`make_dataset`."""
+    """``tf.data`` from the array in memory: :func:`make_dataset`.
+
+    The reader ``memory`` of ``06_preprocessing`` (through :func:`make_reader`); ``make bench``
+    uses it too.
+    """
     return make_dataset(images, labels, batch_size=batch_size, shuffle=shuffle, seed=seed)
 
 
@@ -256,7 +285,8 @@ def png_dataset(tree: PngTree, *, batch_size: int = 32, shuffle: bool = True, se
     """``tf.data`` reading the PNG files: read, decode (1 channel), scale to [0, 1], batch.
 
     Files are decoded in parallel (``num_parallel_calls=AUTOTUNE``) and the next batches are
-    prepared while the current one is used (``prefetch``).
+    prepared while the current one is used (``prefetch``). The reader ``tfdata_png`` of
+    ``06_preprocessing`` (through :func:`make_reader`).
     """
     import tensorflow as tf
 
@@ -277,7 +307,8 @@ def image_data_generator_class():
 
     Keras 3 removed ``keras.preprocessing.image.ImageDataGenerator``; TensorFlow's
     ``tf.keras`` namespace (Keras 3's compatibility layer) still has it, marked deprecated.
-    Returns ``(None, None)`` where neither has it.
+    Returns ``(None, None)`` where neither has it. Taught in ``06_preprocessing``; used by
+    :func:`available_readers` and :func:`keras_generator`.
     """
     import keras
 
@@ -293,7 +324,10 @@ def image_data_generator_class():
 
 
 def available_readers() -> tuple[str, ...]:
-    """The keys of :data:`READERS` this installation can run (``keras_generator`` needs the legacy class)."""
+    """The keys of :data:`READERS` this installation can run (``keras_generator`` needs the legacy class).
+
+    Used by :func:`measure_throughput` (``06_preprocessing``).
+    """
     cls, _ = image_data_generator_class()
     return tuple(r for r in READERS if r != "keras_generator" or cls is not None)
 
@@ -316,7 +350,9 @@ def keras_generator(tree: PngTree, *, batch_size: int = 32, shuffle: bool = True
 
     Grayscale, ``class_mode="sparse"`` (integer labels); each ``iter()`` of the result is
     one epoch of ``(x, y)`` numpy batches. Raises ``RuntimeError`` where Keras has no
-    ``ImageDataGenerator`` any more (use ``keras_directory`` then).
+    ``ImageDataGenerator`` any more (use ``keras_directory`` then). The reader
+    ``keras_generator`` of ``06_preprocessing`` (through :func:`make_reader`); ``make bench``
+    uses it too.
     """
     cls, _ = image_data_generator_class()
     if cls is None:  # pragma: no cover - depends on the installed versions
@@ -334,7 +370,10 @@ def keras_generator(tree: PngTree, *, batch_size: int = 32, shuffle: bool = True
 
 
 def keras_directory_dataset(tree: PngTree, *, batch_size: int = 32, shuffle: bool = True, seed: int = 0):
-    """Keras 3's directory reader: ``keras.utils.image_dataset_from_directory``, scaled to [0, 1]."""
+    """Keras 3's directory reader: ``keras.utils.image_dataset_from_directory``, scaled to [0, 1].
+
+    The reader ``keras_directory`` of ``06_preprocessing`` (through :func:`make_reader`).
+    """
     import keras
     import tensorflow as tf
 
@@ -356,7 +395,10 @@ def _image_shape(tree: PngTree) -> tuple[int, int]:
 
 def make_reader(name: str, images: np.ndarray, labels: np.ndarray, tree: PngTree, *, batch_size: int = 32,
                 shuffle: bool = True, seed: int = 0):
-    """The reader ``name`` (a key of :data:`READERS`): an iterable whose every ``iter()`` is one epoch."""
+    """The reader ``name`` (a key of :data:`READERS`): an iterable whose every ``iter()`` is one epoch.
+
+    Used by :func:`measure_throughput` (``06_preprocessing``).
+    """
     if name == "memory":
         return memory_dataset(images, labels, batch_size=batch_size, shuffle=shuffle, seed=seed)
     if name == "tfdata_png":
@@ -368,18 +410,16 @@ def make_reader(name: str, images: np.ndarray, labels: np.ndarray, tree: PngTree
     raise ValueError(f"unknown reader {name!r}: choose from {', '.join(READERS)}")
 
 
-# --------------------------------------------------------------------------------------------
-# 4. Timing
-# --------------------------------------------------------------------------------------------
-
-
+# --------------------------------------------------------------------------------------
+# Timing the readers
+# --------------------------------------------------------------------------------------
 def time_epochs(reader: Iterable, epochs: int = 3, warmup: int = 1, bar=None) -> pd.DataFrame:
     """Time full passes over ``reader`` (each ``iter()`` one epoch), after ``warmup`` untimed ones.
 
     Every batch is touched (its size read), so that lazy readers really produce it.
     Columns: ``epoch`` (1 ...), ``batches``, ``images``, ``seconds``, ``images_per_s``.
     ``bar`` (a :func:`course_utils.base.jupyter.progress` bar) is advanced after each pass,
-    outside the timed part.
+    outside the timed part. Used by :func:`measure_throughput` (``06_preprocessing``).
     """
     if epochs < 1 or warmup < 0:
         raise ValueError(f"need epochs >= 1 and warmup >= 0, got {epochs} and {warmup}")
@@ -421,6 +461,7 @@ def measure_throughput(
     Columns: ``reader``, ``label``, ``epoch``, ``batches``, ``images``, ``seconds``,
     ``images_per_s``. ``progress``: one bar over all passes (warm-up included), naming the
     reader at work; it is advanced between passes, outside the timed part.
+    Taught in ``06_preprocessing``.
     """
     if len(images) != len(tree) or len(labels) != len(images):
         raise ValueError(f"{len(images)} images, {len(labels)} labels and {len(tree)} PNG files: they must match")
@@ -441,7 +482,8 @@ def measure_throughput(
 def summarise_throughput(table: pd.DataFrame) -> pd.DataFrame:
     """One row per reader (in the table's order): median images/s over the epochs, and the range.
 
-    Also ``relative``: the median divided by the fastest reader's median.
+    Also ``relative``: the median divided by the fastest reader's median. Taught in
+    ``06_preprocessing``; used by :func:`plot_throughput`.
     """
     g = table.groupby("reader", sort=False)
     out = pd.DataFrame({
@@ -456,6 +498,9 @@ def summarise_throughput(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+# --------------------------------------------------------------------------------------
+# Timing the feature cache and the model
+# --------------------------------------------------------------------------------------
 def time_feature_cache(
     meta: pd.DataFrame,
     config=None,
@@ -469,6 +514,7 @@ def time_feature_cache(
     ``cache_dir`` must not hold these images yet (use a fresh, e.g. temporary, folder),
     otherwise the "cold" run would only read them. Returns a table with one row per run
     (``run``, ``seconds``, ``clips``, ``clips_per_s``, ``file``, ``megabytes``) and the images.
+    Taught in ``06_preprocessing``; ``make bench`` uses it too.
     """
     config = features.FeatureConfig() if config is None else config
     target = features.cache_path(meta, config, dataset, cache_dir)
@@ -489,7 +535,7 @@ def model_throughput(model, x: np.ndarray, y: np.ndarray, *, steps: int = 5, war
 
     The first ``warmup`` steps (which build and trace the model) are not timed. Returns
     ``steps``, ``images``, ``seconds`` and ``images_per_s``: the rate a reader has to beat so
-    as not to slow training down.
+    as not to slow training down. Taught in ``06_preprocessing``.
     """
     if steps < 1 or warmup < 0:
         raise ValueError(f"need steps >= 1 and warmup >= 0, got {steps} and {warmup}")
@@ -502,18 +548,16 @@ def model_throughput(model, x: np.ndarray, y: np.ndarray, *, steps: int = 5, war
     return dict(steps=steps, images=steps * len(x), seconds=seconds, images_per_s=steps * len(x) / seconds)
 
 
-# --------------------------------------------------------------------------------------------
-# 5. Figures
-# --------------------------------------------------------------------------------------------
-
-
+# --------------------------------------------------------------------------------------
+# Figures
+# --------------------------------------------------------------------------------------
 def plot_trim(y: np.ndarray, sr: int, start: float, end: float, length: float, ax: plt.Axes | None = None,
               title: str | None = None) -> plt.Axes:
     """A waveform with the trimmed-away head and tail shaded and the kept window of ``length`` s framed.
 
     ``start`` and ``end`` (s) bound the speech that trimming keeps; the window of ``length``
     seconds is centred on it, as :func:`course_utils.data.audio.fix_length` does (where it
-    reaches beyond the speech, zeros are padded).
+    reaches beyond the speech, zeros are padded). Taught in ``06_preprocessing``.
     """
     ax = ax or plt.gca()
     t = np.arange(len(y)) / sr
@@ -539,7 +583,7 @@ def plot_image_grid(images: Sequence[np.ndarray], titles: Sequence[str], duratio
     """Images (H, W) in [0, 1] side by side, as the network sees them: grey levels, lowest Mel band at the bottom.
 
     The x axis is time in seconds (the image spans ``duration`` s), the y axis the Mel band
-    (image row); one shared colour bar.
+    (image row); one shared colour bar. Taught in ``06_preprocessing``.
     """
     n = len(images)
     nrows = int(np.ceil(n / ncols))
@@ -563,7 +607,7 @@ def plot_throughput(table: pd.DataFrame, ax: plt.Axes | None = None, title: str 
     """Bar chart of the median images/s per reader (log scale), with each timed epoch as a dot.
 
     ``reference`` draws a dashed vertical line per ``{label: images per second}``, e.g. the
-    rate at which a model trains (:func:`model_throughput`).
+    rate at which a model trains (:func:`model_throughput`). Taught in ``06_preprocessing``.
     """
     ax = ax or plt.gca()
     summary = summarise_throughput(table)

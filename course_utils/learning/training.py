@@ -2,7 +2,18 @@
 
 Taught in ``08_cnn_binary`` (:func:`fit`, :func:`evaluate`, :func:`plot_history`,
 :func:`plot_confusion`); used again in ``09_cnn_multiclass``, ``10_augmentation``,
-``11_transfer_vgg16`` and ``12_autoencoder``.
+``11_transfer_vgg16``, ``12_autoencoder``, ``14_raw_waveform`` and ``15_uncertainty``, and
+through :func:`course_utils.learning.multitask.experiment` (``13_multitask``) and
+:func:`course_utils.learning.emotion_net.run_experiment` (``16_better_emotion_model``,
+``17_new_voices``).
+
+Training shows the network its training clips batch by batch; after every batch the optimiser
+moves the weights a little against the gradient of the loss, and one pass over all training clips
+is an *epoch*. After each epoch the network is scored on the validation clips, which it never
+learns from. Training accuracy keeps rising while validation accuracy levels off and may fall:
+the network starts to learn its training clips by heart (overfitting). The validation score
+therefore decides which epoch to keep, and the test clips, used once at the end, say how good
+that epoch is. A rerun should give the same numbers, so every random draw is seeded.
 
 :func:`fit` keeps the weights of the epoch with the best validation score, as the study
 reported the best epoch: ``keras.callbacks.EarlyStopping(restore_best_weights=True)`` watches
@@ -11,6 +22,18 @@ the validation accuracy and puts the best weights back when training ends (with
 Keras prints nothing while it trains; :func:`fit` shows one progress bar per training instead
 (:func:`course_utils.base.jupyter.epoch_progress`: a widget in JupyterLab, a line redrawn at
 most every 30 s in a headless run).
+
+================================  ====================================================
+helper                            what it does
+================================  ====================================================
+:func:`set_determinism`           seeds and deterministic TensorFlow kernels
+:func:`fit`                       seeded training that keeps the best validation epoch
+:func:`predict_proba`             class probabilities, also from a sigmoid output
+:func:`evaluate`                  accuracy, UAR, macro-F1, per-class report and
+                                  confusion matrix on the test clips
+:func:`plot_history`              loss and accuracy per epoch, best epoch marked
+:func:`plot_confusion`            a confusion matrix as a heatmap
+================================  ====================================================
 """
 
 from __future__ import annotations
@@ -29,6 +52,9 @@ from course_utils.base import jupyter
 from course_utils.learning import diagnosis
 
 
+# --------------------------------------------------------------------------------------
+# Seeded training
+# --------------------------------------------------------------------------------------
 class _EpochTimer(keras.callbacks.Callback):
     """Wall-clock seconds of every epoch (training plus validation)."""
 
@@ -60,7 +86,8 @@ def set_determinism(seed: int = 0) -> None:
     ``keras.utils.set_random_seed`` fixes every random draw (initial weights, dropout masks,
     shuffling); ``tf.config.experimental.enable_op_determinism`` makes the kernels whose
     floating-point sums could otherwise change order between runs deterministic (it stays on
-    for the rest of the Python session). Taught in ``08_cnn_binary``.
+    for the rest of the Python session). Used by :func:`fit` (``08_cnn_binary`` to
+    ``17_new_voices``) and by ``make bench`` (:mod:`course_utils.tools.bench`).
     """
     keras.utils.set_random_seed(int(seed))
     tf.config.experimental.enable_op_determinism()
@@ -81,15 +108,16 @@ def fit(
 ) -> pd.DataFrame:
     """Train a compiled model with fixed seeds; keep the weights of the best validation epoch.
 
-    ``train_ds`` and ``val_ds`` are ``tf.data`` datasets (``pipeline.make_dataset``, which
-    shuffles with its own seed) or ``(x, y)`` tuples of arrays (batched by 32; the training pairs shuffled every epoch with
+    ``train_ds`` and ``val_ds`` are ``tf.data`` datasets
+    (:func:`course_utils.learning.pipeline.make_dataset`, which shuffles with its own seed) or
+    ``(x, y)`` tuples of arrays (batched by 32; the training pairs shuffled every epoch with
     ``seed``, so that batches sorted by class never reach the optimiser one class at a time).
     ``seed`` goes to :func:`set_determinism` before training (dropout masks; the weights were
-    drawn when the model was built, with the builder's seed). ``monitor`` is the validation score that decides which epoch
-    is best (``"val_accuracy"``, higher is better; a name containing ``"loss"``, e.g.
-    ``"val_loss"`` for the autoencoder, lower is better; ties keep the earlier epoch). With
-    ``patience`` training stops after that many epochs without improvement. The model ends
-    with the best epoch's weights.
+    drawn when the model was built, with the builder's seed). ``monitor`` is the validation
+    score that decides which epoch is best (``"val_accuracy"``, higher is better; a name
+    containing ``"loss"``, e.g. ``"val_loss"`` for the autoencoder, lower is better; ties keep
+    the earlier epoch). With ``patience`` training stops after that many epochs without
+    improvement. The model ends with the best epoch's weights.
 
     Returns a DataFrame with one row per epoch: ``epoch`` (1-based), the logged metrics
     (``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``) and ``seconds``;
@@ -100,6 +128,12 @@ def fit(
     (:func:`course_utils.base.jupyter.epoch_progress`), named ``training <model name>`` or by
     ``progress`` when it is a string; ``False``: none. The bar draws no random numbers, so
     the results are the same with and without it.
+
+    Taught in ``08_cnn_binary``; called again by ``09_cnn_multiclass`` to ``12_autoencoder``,
+    ``14_raw_waveform`` and ``15_uncertainty``, and through
+    :func:`course_utils.learning.multitask.experiment` (``13_multitask``) and
+    :func:`course_utils.learning.emotion_net.run_experiment` (``16_better_emotion_model``,
+    ``17_new_voices``).
     """
     set_determinism(seed)
     if isinstance(train_ds, tuple):  # arrays: shuffled every epoch (seeded), like make_dataset
@@ -135,10 +169,16 @@ def fit(
     return df
 
 
+# --------------------------------------------------------------------------------------
+# Scores on the test clips
+# --------------------------------------------------------------------------------------
 def predict_proba(model: keras.Model, images: np.ndarray, batch_size: int = 32) -> np.ndarray:
     """Class probabilities, shape (N, n_classes); a sigmoid output becomes ``[1 - p, p]``.
 
     ``images`` (N, H, W) get a channel axis; (N, H, W, C) or feature vectors pass unchanged.
+    Taught in ``08_cnn_binary`` (one clip's probability, in an exercise); used by
+    :func:`evaluate`, by ``15_uncertainty`` and ``16_better_emotion_model``, and by
+    :func:`course_utils.learning.emotion_net.predict_shifted` (``17_new_voices``).
     """
     x = np.asarray(images, dtype="float32")
     if x.ndim == 3 and len(model.input_shape) == 4:
@@ -160,7 +200,9 @@ def evaluate(model: keras.Model, images: np.ndarray, labels, class_names, batch_
     macro-F1: :func:`course_utils.learning.diagnosis.summary_scores`), ``n_test`` (the number of test
     clips, for the standard error of a comparison), ``predictions`` (N,) and
     ``probabilities`` (N, n_classes).
-    Taught in ``08_cnn_binary``.
+    Taught in ``08_cnn_binary``; used again by ``09_cnn_multiclass`` to ``12_autoencoder`` and
+    ``14_raw_waveform``, and by :func:`course_utils.learning.emotion_net.run_experiment`
+    (``16_better_emotion_model``, ``17_new_voices``).
     """
     labels = np.asarray(labels).astype(int).reshape(-1)
     class_names = [str(c) for c in class_names]
@@ -187,11 +229,16 @@ def evaluate(model: keras.Model, images: np.ndarray, labels, class_names, batch_
     }
 
 
+# --------------------------------------------------------------------------------------
+# Figures
+# --------------------------------------------------------------------------------------
 def plot_history(history: pd.DataFrame, title: str | None = None) -> plt.Figure:
     """Loss and accuracy per epoch, training against validation, best epoch marked.
 
     ``history`` is what :func:`fit` returns (or a ``keras.callbacks.History``). A model without
-    an accuracy metric (the autoencoder) gets the loss panel only. Taught in ``08_cnn_binary``.
+    an accuracy metric (the autoencoder) gets the loss panel only. Taught in ``08_cnn_binary``;
+    used again by ``09_cnn_multiclass``, ``11_transfer_vgg16``, ``12_autoencoder``,
+    ``14_raw_waveform`` and ``16_better_emotion_model``.
     """
     if isinstance(history, keras.callbacks.History):
         history = pd.DataFrame(history.history)
@@ -222,7 +269,9 @@ def plot_confusion(cm, class_names, normalize: bool = True, ax=None, title: str 
     """Confusion matrix as a seaborn heatmap (rows: true class, columns: predicted class).
 
     With ``normalize`` every row is divided by its total, so the diagonal shows each class's
-    recall (a class without test examples stays 0). Returns the Axes. Taught in ``08_cnn_binary``.
+    recall (a class without test examples stays 0). Returns the Axes. Taught in ``08_cnn_binary``;
+    used again by ``10_augmentation``, ``11_transfer_vgg16``, ``12_autoencoder``,
+    ``14_raw_waveform`` and ``16_better_emotion_model``.
     """
     cm = np.asarray(cm, dtype=float)
     if normalize:

@@ -1,13 +1,31 @@
 """Transfer learning with VGG16: ImageNet weights, preprocessing, frozen layers, cost.
 
-Taught in ``11_transfer_vgg16``. The model itself is :func:`course_utils.learning.models.vgg16_transfer`
+Taught in ``11_transfer_vgg16``; ``13_multitask`` makes its smaller images with
+:func:`downsample`. The model itself is :func:`course_utils.learning.models.vgg16_transfer`
 (the study's VGG16, fine-tuned from ``block3_conv1`` on, with a new dense head); this module
-holds what the chapter needs around it:
+holds what the chapter needs around it.
+
+A network trained on over a million photographs (ImageNet) has learnt, in its first layers,
+filters for edges, blobs and textures that are useful for almost any image; its later layers
+combine them into parts of the objects of its thousand classes. Transfer learning keeps the early
+layers as they are (*frozen*), trains the later layers and a new head on the few clips of the
+task, and so starts from features that would take far more data to learn from scratch. The
+weights only help when the images arrive as the photos did: VGG16 saw 0..255 pixel values in BGR
+order with the ImageNet channel means :math:`\\mu_c` subtracted, so a grayscale image :math:`x`
+in [0, 1] enters every channel as :math:`x'_c = 255\\, x - \\mu_c`
+(:class:`course_utils.learning.models.VGGPreprocess`). The frozen layers are a fixed function of
+the image, so their output can be computed once: per epoch of :math:`n_\\text{train}` training
+and :math:`n_\\text{val}` validation images, with :math:`F` and :math:`T` the multiply-adds of one
+forward pass through the frozen and the trained part, training costs about
+:math:`n_\\text{train}(F + 3T) + n_\\text{val}(F + T)`, and only
+:math:`3\\, n_\\text{train} T + n_\\text{val} T` once the frozen part's output is cached.
+
+The helpers:
 
 - :func:`weights_status`, :func:`weights_help`, :func:`model_tag`: whether the ImageNet weights
   are on this machine (Keras downloads them once into ``$KERAS_HOME/models``, by default
-  ``~/.keras/models``), how to get them, and an honest name for a result (``vgg16_imagenet``
-  or ``vgg16_random_init``);
+  ``~/.keras/models``: :func:`keras_home`), how to get them, and an honest name for a result
+  (``vgg16_imagenet`` or ``vgg16_random_init``);
 - :func:`sample_photo`, :func:`value_table`, :func:`plot_value_histograms`: what VGG16's
   preprocessing does to a photo and to a grayscale spectrogram, done right and done wrong;
 - :func:`chain_layers`, :func:`trainable_table`, :func:`parameter_summary`: which layers are
@@ -19,7 +37,7 @@ holds what the chapter needs around it:
   image, so their output is computed once, cached, and only the layers from ``block3_conv1``
   on are trained on it: the same network, without the frozen layers' forward pass in every epoch;
 - :func:`downsample`: smaller images (area averaging of the study's 256 x 256 images);
-- :func:`plot_feature_maps`: what the convolutional blocks make of a log-Mel image;
+- :func:`plot_feature_maps`: what the convolutional blocks make of a log-Mel image.
 """
 
 from __future__ import annotations
@@ -39,35 +57,23 @@ from course_utils.base import jupyter, paths
 from course_utils.data import cache as disk_cache
 from course_utils.learning import models
 
+
+# --------------------------------------------------------------------------------------
+# The ImageNet weights: are they here, and what a result may be called
+# --------------------------------------------------------------------------------------
 #: The file Keras looks for (and downloads) for ``VGG16(include_top=False, weights="imagenet")``.
 WEIGHTS_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
 #: Where Keras downloads it from (``keras/src/applications/vgg16.py``), as documentation.
 WEIGHTS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/vgg16/" + WEIGHTS_FILE
 #: The MD5 checksum Keras checks the download against.
 WEIGHTS_MD5 = "6d6bbae143d832006294945121d1f1fc"
-#: ImageNet channel means that ``vgg16.preprocess_input`` ('caffe' mode) subtracts, in BGR order.
-IMAGENET_MEAN_BGR = (103.939, 116.779, 123.68)
-#: Layers whose output in training differs from their output in inference: a front part that
-#: contains one of them is not a fixed function of the image and cannot be cached.
-STOCHASTIC_LAYERS = (
-    keras.layers.Dropout,
-    keras.layers.SpatialDropout1D,
-    keras.layers.SpatialDropout2D,
-    keras.layers.SpatialDropout3D,
-    keras.layers.GaussianNoise,
-    keras.layers.GaussianDropout,
-    keras.layers.AlphaDropout,
-    keras.layers.BatchNormalization,
-)
-#: Bump when :func:`frozen_features` changes, so that old cache files are not reused.
-FEATURES_VERSION = 1
-
-
-# --------------------------------------------------------------------------- weights
 
 
 def keras_home() -> Path:
-    """Keras' own folder: ``$KERAS_HOME`` if set, else ``~/.keras`` (as ``keras.utils.get_file``)."""
+    """Keras' own folder: ``$KERAS_HOME`` if set, else ``~/.keras`` (as ``keras.utils.get_file``).
+
+    Used by :func:`weights_status` (``11_transfer_vgg16``).
+    """
     env = os.environ.get("KERAS_HOME")
     return Path(env).expanduser() if env else Path("~/.keras").expanduser()
 
@@ -100,7 +106,10 @@ def weights_status(home: str | Path | None = None) -> dict:
 
 
 def weights_help(status: dict | None = None) -> str:
-    """How to put the ImageNet weights where Keras finds them (a few lines of text)."""
+    """How to put the ImageNet weights where Keras finds them (a few lines of text).
+
+    Used by ``11_transfer_vgg16``, which prints it.
+    """
     status = status or weights_status()
     return (
         f"Keras looks for the file {status['path']}\n"
@@ -126,13 +135,19 @@ def model_tag(model: keras.Model, weights="imagenet") -> str:
     return "vgg16_imagenet" if weights == "imagenet" else "vgg16_pretrained"
 
 
-# --------------------------------------------------------------------------- preprocessing
+# --------------------------------------------------------------------------------------
+# Preprocessing: what VGG16's first convolution receives
+# --------------------------------------------------------------------------------------
+#: ImageNet channel means that ``vgg16.preprocess_input`` ('caffe' mode) subtracts, in BGR order.
+IMAGENET_MEAN_BGR = (103.939, 116.779, 123.68)
 
 
 def sample_photo() -> np.ndarray:
     """A colour photograph shipped with matplotlib (Grace Hopper), uint8 RGB, (H, W, 3).
 
-    A stand-in for the ImageNet photos VGG16 was trained on (no download needed).
+    A stand-in for the ImageNet photos VGG16 was trained on (no download needed). Used by
+    ``11_transfer_vgg16``, beside the spectrogram in :func:`value_table` and
+    :func:`plot_value_histograms`.
     """
     with plt.matplotlib.cbook.get_sample_data("grace_hopper.jpg") as f:
         return np.asarray(plt.imread(f, format="jpg")).copy()
@@ -199,14 +214,16 @@ def plot_value_histograms(gray: np.ndarray, photo: np.ndarray | None = None) -> 
     return fig
 
 
-# --------------------------------------------------------------------------- layers, parameters, cost
-
-
+# --------------------------------------------------------------------------------------
+# Layers, parameters and cost
+# --------------------------------------------------------------------------------------
 def chain_layers(model: keras.Model) -> list[keras.layers.Layer]:
     """The layers of a chain-shaped model in order, nested models (the VGG16 base) opened up.
 
     Input layers are left out. :func:`course_utils.learning.models.vgg16_transfer` gives
     ``vgg_preprocess, block1_conv1, ..., block5_pool, gap, dense, dropout, output``.
+    Used by :func:`trainable_table`, :func:`macs_table`, :func:`split_at` and
+    :func:`plot_feature_maps` (``11_transfer_vgg16``).
     """
     out = []
     for layer in model.layers:
@@ -247,6 +264,7 @@ def parameter_summary(model: keras.Model) -> pd.DataFrame:
 
     Columns ``frozen``, ``trained``, ``total``; the ``total`` row's figures equal
     ``model.count_params()`` and the sizes of ``model.trainable_weights``.
+    Taught in ``11_transfer_vgg16``.
     """
     t = trainable_table(model)
     t = t.assign(frozen=np.where(t["status"] == "frozen", t["parameters"], 0),
@@ -266,6 +284,7 @@ def macs_table(model: keras.Model, side: int | None = None) -> pd.DataFrame:
     are counted as free. ``side`` evaluates the model at another square input size (the
     shapes are recomputed, the model is not rebuilt); None: the model's own input.
     Columns ``output shape``, ``macs``, ``trainable`` (the layer has trainable weights).
+    Used by :func:`cost_table` (``11_transfer_vgg16``).
     """
     h, w, c = model.input_shape[1:]
     shape = (None, side or h, side or w, c)
@@ -324,7 +343,23 @@ def cost_table(model: keras.Model, sides, *, split_layer: str = "block3_conv1", 
     return table
 
 
-# --------------------------------------------------------------------------- the split
+# --------------------------------------------------------------------------------------
+# The split: the frozen part's output computed once
+# --------------------------------------------------------------------------------------
+#: Layers whose output in training differs from their output in inference: a front part that
+#: contains one of them is not a fixed function of the image and cannot be cached.
+STOCHASTIC_LAYERS = (
+    keras.layers.Dropout,
+    keras.layers.SpatialDropout1D,
+    keras.layers.SpatialDropout2D,
+    keras.layers.SpatialDropout3D,
+    keras.layers.GaussianNoise,
+    keras.layers.GaussianDropout,
+    keras.layers.AlphaDropout,
+    keras.layers.BatchNormalization,
+)
+#: Bump when :func:`frozen_features` changes, so that old cache files are not reused.
+FEATURES_VERSION = 1
 
 
 def split_at(model: keras.Model, layer: str = "block3_conv1") -> tuple[keras.Model, keras.Model]:
@@ -421,7 +456,7 @@ def feature_dataset(features: np.ndarray, labels: np.ndarray | None = None, *, b
 
     The counterpart of :func:`course_utils.learning.pipeline.make_dataset` for arrays that already have
     their channel axis (N, H, W, C). With ``shuffle=True`` the order changes every epoch,
-    reproducibly for a ``seed``.
+    reproducibly for a ``seed``. Taught in ``11_transfer_vgg16``.
     """
     features = np.asarray(features)
     if labels is not None and len(labels) != len(features):
@@ -438,12 +473,17 @@ def feature_dataset(features: np.ndarray, labels: np.ndarray | None = None, *, b
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
+# --------------------------------------------------------------------------------------
+# Smaller images
+# --------------------------------------------------------------------------------------
 def downsample(images: np.ndarray, side: int, chunk: int = 256) -> np.ndarray:
     """Square images (N, H, W) resized to ``side`` x ``side`` by area averaging, float32.
 
     For an integer factor (256 -> 64) every output pixel is the mean of a block of input
     pixels (``tf.image.resize(method="area")``), so the values stay in [0, 1]: a coarser
     log-Mel image (fewer, wider Mel bands and frames), not a different recipe.
+    Taught in ``11_transfer_vgg16``; used by :func:`course_utils.learning.multitask.load_images`
+    (``13_multitask``).
     """
     images = np.asarray(images, dtype=np.float32)
     if images.ndim != 3:
@@ -455,9 +495,9 @@ def downsample(images: np.ndarray, side: int, chunk: int = 256) -> np.ndarray:
     return np.concatenate(out).astype(np.float32)
 
 
-# --------------------------------------------------------------------------- figures and tables
-
-
+# --------------------------------------------------------------------------------------
+# Figures
+# --------------------------------------------------------------------------------------
 def plot_feature_maps(model: keras.Model, image: np.ndarray, layers=("block1_conv2", "block2_conv2",
                       "block3_conv3", "block4_conv3", "block5_conv3"), n_maps: int = 3,
                       weights_note: str = "") -> plt.Figure:
@@ -467,6 +507,7 @@ def plot_feature_maps(model: keras.Model, image: np.ndarray, layers=("block1_con
     drawn like the log-Mel image (time to the right, low Mel bands at the bottom), so one
     sees the resolution fall block by block (every pooling halves it) while the number of
     maps grows. ``weights_note`` goes into the title (e.g. "random weights").
+    Taught in ``11_transfer_vgg16``.
     """
     chain = chain_layers(model)
     names = [lay.name for lay in chain]

@@ -3,23 +3,39 @@
 Taught in ``15_uncertainty``.
 
 The study (section 4) wished for "Bayesian CNNs (TensorFlow Probability) for an uncertainty
-with every prediction". This module builds the three classifiers of the chapter on one
-compact architecture and measures how much their probabilities can be trusted:
+with every prediction". A softmax output already *looks* like one ("angry, 0.9"), but two
+questions decide whether it can be trusted. Is it *calibrated*: of the clips called angry with
+probability 0.9, are nine in ten angry? The expected calibration error measures the gap,
+:math:`\\mathrm{ECE} = \\sum_b \\frac{n_b}{N} |\\mathrm{acc}(b) - \\mathrm{conf}(b)|` over bins
+:math:`b` of the confidence. And does the network notice what it does not know? A model that
+gives :math:`T` predictions :math:`p_1, \\dots, p_T` (sampled networks) instead of one splits the
+entropy :math:`H(p) = -\\sum_k p_k \\log p_k` of its mean prediction :math:`\\bar p` in two:
+
+.. math:: H(\\bar p) = \\frac{1}{T}\\sum_t H(p_t) + I,
+
+the *aleatoric* part (what each sampled network is itself unsure about: noise in the data)
+plus the *epistemic* part :math:`I \\ge 0`, the mutual information (how much the sampled
+networks disagree: lack of knowledge, 0 for a single deterministic network).
+
+This module builds the three classifiers of the chapter on one compact architecture and
+measures how much their probabilities can be trusted:
 
 - :func:`dropout_cnn`: a Keras 3 CNN with dropout. Its ordinary prediction (dropout off) is the
   **softmax reference**; run ``T`` times with dropout *on* (:func:`mc_dropout_samples`) it is
   **Monte-Carlo dropout** (Gal & Ghahramani, 2016).
 - :func:`bayes_cnn`: the same architecture with TensorFlow Probability's Flipout layers
   (``tfp.layers.Convolution2DFlipout``, ``tfp.layers.DenseFlipout``): every weight is a Normal
-  distribution, trained by maximising the evidence lower bound (ELBO, Blundell et al., 2015;
-  Flipout: Wen et al., 2018). TFP's layers are **tf_keras (Keras 2) layers**: they were never
-  ported to Keras 3, so this one model is a ``tf_keras`` model, trained by :func:`fit_bayes`
-  and sampled by :func:`bayes_samples`.
-- Measures on the ``(T, N, K)`` samples of predicted probabilities: :func:`decompose`
-  (predictive entropy = expected entropy + mutual information),
+  distribution :math:`q(w)`, trained by maximising the evidence lower bound
+  :math:`\\mathbb{E}_q[\\log p(\\mathcal{D} \\mid w)] - \\mathrm{KL}(q \\,\\|\\, p)` (ELBO, Blundell
+  et al., 2015; Flipout: Wen et al., 2018; the KL term: :func:`kl_scaled`, :func:`kl_term`).
+  TFP's layers are **tf_keras (Keras 2) layers**: they were never ported to Keras 3, so this
+  one model is a ``tf_keras`` model, trained by :func:`fit_bayes` and sampled by
+  :func:`bayes_samples`.
+- Measures on the ``(T, N, K)`` samples of predicted probabilities: :func:`entropy`,
+  :func:`decompose` (predictive entropy = expected entropy + mutual information),
   :func:`expected_calibration_error`, :func:`reliability_table`, :func:`coverage_curve`,
   :func:`summarize`; figures :func:`plot_reliability`, :func:`plot_entropy_hist`,
-  :func:`plot_coverage`, :func:`plot_probability_bars`.
+  :func:`plot_coverage`, :func:`plot_probability_bars`, :func:`plot_clip_with_probabilities`.
 
 Entropies are in **nats** (natural logarithm); with ``K`` classes they lie in ``[0, log K]``
 (``log 8 = 2.08`` for the eight emotions).
@@ -46,8 +62,9 @@ from course_utils.learning import diagnosis
 N_BINS = 15
 
 
-# --------------------------------------------------------------------------- models
-
+# --------------------------------------------------------------------------------------
+# The softmax reference and Monte-Carlo dropout (Keras 3)
+# --------------------------------------------------------------------------------------
 def dropout_cnn(
     input_shape: tuple[int, int, int] = (64, 64, 1),
     n_classes: int = 8,
@@ -65,7 +82,8 @@ def dropout_cnn(
     Flatten -> Dense ``dense_units`` ReLU -> Dropout ``dropout`` -> Dense ``n_classes`` softmax.
     Dropout layers get seeds of their own (``seed + 1, seed + 2, ...``), so that
     :func:`mc_dropout_samples` can replay the same masks. Uncompiled; compile with
-    ``models.compile_for(model, n_classes)``. Taught in ``15_uncertainty``.
+    :func:`course_utils.learning.models.compile_for` (``compile_for(model, n_classes)``). Taught
+    in ``15_uncertainty``.
     """
     if seed is not None:
         keras.utils.set_random_seed(int(seed))
@@ -116,6 +134,9 @@ def mc_dropout_samples(model: keras.Model, images, T: int = 50, *, seed: int = 0
     return out
 
 
+# --------------------------------------------------------------------------------------
+# The Bayesian CNN (TensorFlow Probability's Flipout layers, tf_keras)
+# --------------------------------------------------------------------------------------
 def _tfp():
     """Import tf_keras and TensorFlow Probability (quietly: TFP warns about Keras 2 internals)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -218,10 +239,10 @@ def fit_bayes(model, train: tuple, val: tuple, epochs: int, *, batch_size: int =
     training minimises: while the KL term falls it keeps improving, whereas the validation accuracy
     of one weight sample per epoch is noisy and would stop training too early.
 
-    Returns a DataFrame like ``training.fit``: ``epoch``, ``loss`` (the negative ELBO per
-    example, NLL + KL / N, averaged over the epoch), ``accuracy``, ``nll`` (the cross-entropy
-    alone), the same three for validation (``val_*``, measured after the epoch), ``kl`` (the KL term
-    after the epoch) and ``seconds``; ``attrs["best_epoch"]`` is 1-based. ``progress``: one bar
+    Returns a DataFrame like :func:`course_utils.learning.training.fit`: ``epoch``, ``loss``
+    (the negative ELBO per example, NLL + KL / N, averaged over the epoch), ``accuracy``,
+    ``nll`` (the cross-entropy alone), the same three for validation (``val_*``, measured after
+    the epoch), ``kl`` (the KL term after the epoch) and ``seconds``; ``attrs["best_epoch"]`` is 1-based. ``progress``: one bar
     counting the epochs with the last ``loss`` and ``monitor`` (:func:`course_utils.base.jupyter.progress`,
     named ``training <model name>`` or by ``progress`` when it is a string; it draws no random
     numbers, so the results are the same without it). Taught in ``15_uncertainty``.
@@ -294,8 +315,9 @@ def bayes_samples(model, images, T: int = 50, *, seed: int = 0, batch_size: int 
     return out
 
 
-# --------------------------------------------------------------------------- measures
-
+# --------------------------------------------------------------------------------------
+# Entropy, and two kinds of not knowing
+# --------------------------------------------------------------------------------------
 def entropy(p, axis: int = -1) -> np.ndarray:
     """Shannon entropy ``H(p) = -sum_k p_k log p_k`` in nats along ``axis`` (``0 log 0 = 0``).
 
@@ -338,6 +360,9 @@ def decompose(probs) -> dict:
     return {"total": total, "aleatoric": aleatoric, "epistemic": epistemic, "mean": mean}
 
 
+# --------------------------------------------------------------------------------------
+# Calibration, and abstaining on uncertain clips
+# --------------------------------------------------------------------------------------
 def reliability_table(probs, labels, n_bins: int = N_BINS) -> pd.DataFrame:
     """Confidence against accuracy in ``n_bins`` equal-width bins of the confidence.
 
@@ -426,8 +451,9 @@ def summarize(probs, labels, n_bins: int = N_BINS) -> dict:
     }
 
 
-# --------------------------------------------------------------------------- figures
-
+# --------------------------------------------------------------------------------------
+# Figures
+# --------------------------------------------------------------------------------------
 def plot_reliability(table: pd.DataFrame, ax=None, title: str | None = None, ece: float | None = None):
     """Reliability diagram: accuracy per confidence bin against the diagonal, counts below.
 
@@ -518,7 +544,8 @@ def plot_probability_bars(prob, class_names, true: int, ax=None, title: str | No
     """One clip's predicted probabilities as bars: true class green, predicted class outlined.
 
     ``spread`` (optional, length K): the standard deviation of each probability over the
-    samples, drawn as error bars. Taught in ``15_uncertainty``.
+    samples, drawn as error bars. Used by :func:`plot_clip_with_probabilities`
+    (``15_uncertainty``).
     """
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 2.6))
@@ -539,7 +566,8 @@ def plot_probability_bars(prob, class_names, true: int, ax=None, title: str | No
 def plot_clip_with_probabilities(y, sr: int, prob, class_names, true: int, title: str, spread=None):
     """A clip's waveform (left) beside its predicted probabilities (right); returns the figure.
 
-    Put an audio player under it (``plots.play``). Taught in ``15_uncertainty``.
+    Put an audio player under it (:func:`course_utils.sound.plots.play`). Taught in
+    ``15_uncertainty``.
     """
     fig, (ax_w, ax_p) = plt.subplots(1, 2, figsize=(10, 2.6), gridspec_kw={"width_ratios": [1.6, 1]})
     plots.plot_waveform(np.asarray(y), int(sr), ax=ax_w)

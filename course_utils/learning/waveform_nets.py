@@ -2,10 +2,17 @@
 
 Taught in ``14_raw_waveform``.
 
+Every network before chapter 14 reads a log-Mel image, a picture of the sound that we designed
+(a Fourier transform, a Mel filter bank, a logarithm). A raw-waveform network reads the samples
+themselves, and its first convolution takes the place of that design: each of its filters is a
+short FIR filter, :math:`y[n] = \\sum_i w_i\\, x[n + i]`, so the first layer is a filter bank
+learned from the data. Whether that bank ends up Mel-like is what its frequency responses show
+(:func:`filter_responses`).
+
 The study could not try this: 1440 signals of about 20,000 samples exhausted R's memory. In
 Python the trimmed, fixed-length clips of the whole corpus are one float32 array
-(:func:`load_waveforms`, cached on disk like the log-Mel images of ``features``), and two
-classic 1-D CNNs learn from the samples themselves:
+(:func:`load_waveforms`, cached on disk like the log-Mel images of
+:mod:`course_utils.sound.features`), and two classic 1-D CNNs learn from the samples themselves:
 
 - :func:`m5`: Dai, Dai, Qu, Li & Das (2017), "Very deep convolutional neural networks for raw
   waveforms" (ICASSP): a first convolution with a wide kernel (80 samples, stride 4), then
@@ -17,10 +24,39 @@ classic 1-D CNNs learn from the samples themselves:
 
 and, for a like-for-like comparison, :func:`logmel_compact` (a small 2-D CNN with the same
 ingredients) on log-Mel images computed from the *same* in-memory signals
-(:func:`log_mel_images`). :func:`layer_table` and :func:`receptive_field` say how much of the
-signal each layer sees, :func:`multiply_adds` what one clip costs, and
-:func:`filter_responses` / :func:`plot_filter_responses` show what the first layer learned,
-in Hz.
+(:func:`log_mel_images`).
+
+How much of the signal one output of a layer sees follows from the kernels :math:`k_l` and
+strides :math:`s_l` of the layers below it: with :math:`r_0 = j_0 = 1`,
+:math:`r_l = r_{l-1} + (k_l - 1)\\, j_{l-1}` input samples (the receptive field), and
+neighbouring outputs are :math:`j_l = j_{l-1} s_l` samples apart (the hop). The sample rate
+:math:`f_s` sets the trade-off: it keeps frequencies up to :math:`f_s / 2`, and the memory and
+the multiply-adds of a clip grow with it (:func:`rate_table`; how much of a clip's energy lies
+above a cut-off: :func:`course_utils.sound.spectrogram.band_energy_share`).
+
+==============================  ==============================================================
+helper                          what it does
+==============================  ==============================================================
+:func:`load_waveforms`          every clip trimmed and centred, one float32 array, cached
+                                (:func:`load_clip` for one clip, :func:`cache_path` the entry)
+:func:`memory_table`            how many MB arrays take, per number type
+:func:`log_mel_images`          log-Mel images of the same in-memory signals
+:func:`make_wave_dataset`       batches of ``(wave[:, None], label)`` for Keras
+:func:`input_statistics`        mean and standard deviation of the training inputs
+:func:`m5`, :func:`samplecnn`   the two raw-waveform networks
+:func:`logmel_compact`          the 2-D reference network with the same ingredients
+:func:`compile_model`           Adam and sparse categorical cross-entropy
+:func:`receptive_field`         receptive field and hop of a chain of layers
+:func:`layer_table`             what each layer of a 1-D network sees, and its parameters
+:func:`multiply_adds`           what one clip costs in a forward pass
+:func:`rate_table`              the sample-rate trade-off in numbers
+:func:`first_kernel`            the first layer's filters
+:func:`filter_responses`        their frequency responses, in dB (:func:`peak_frequencies`:
+                                where each passes most)
+==============================  ==============================================================
+
+Figures: :func:`plot_receptive_fields` and :func:`plot_filter_responses` (what the first
+layer learned, in Hz, next to Mel-spaced centres).
 """
 
 from __future__ import annotations
@@ -52,6 +88,7 @@ def _keras():
 
     return keras, layers
 
+
 #: Bump when the waveform recipe changes, so that old cache files are not reused.
 WAVEFORM_VERSION = 1
 
@@ -59,13 +96,16 @@ WAVEFORM_VERSION = 1
 BYTES = {"float16": 2, "int16": 2, "float32": 4, "float64 (R's numeric)": 8}
 
 
-# --------------------------------------------------------------------------- data in memory
+# --------------------------------------------------------------------------------------
+# The corpus in memory
+# --------------------------------------------------------------------------------------
 def load_clip(path: str | Path, sr: int, n_samples: int, top_db: float = 30.0) -> np.ndarray:
     """One clip as the networks see it: loaded at ``sr``, silence trimmed, centred in ``n_samples``.
 
-    The same recipe as the log-Mel images (``audio.trim_silence``, ``audio.fix_length``), but the
-    length is given in samples (e.g. :math:`3^9` for :func:`samplecnn`). float32, shape (n_samples,).
-    Taught in ``14_raw_waveform``.
+    The same recipe as the log-Mel images (:func:`course_utils.data.audio.trim_silence`,
+    :func:`course_utils.data.audio.fix_length`), but the length is given in samples (e.g.
+    :math:`3^9` for :func:`samplecnn`). float32, shape (n_samples,). Taught in
+    ``14_raw_waveform``.
     """
     y, sr = audio.load_audio(path, sr=sr)
     trimmed, _ = audio.trim_silence(y, top_db=top_db)
@@ -78,8 +118,10 @@ def cache_path(
     """Where :func:`load_waveforms` caches these files at this rate and length.
 
     The name holds the dataset, the rate, the length and a fingerprint of the file list and the
-    recipe (``paths.files_fingerprint``: names, sizes, modification times), so that another
-    subset, a replaced file or another setting gets its own entry. Taught in ``14_raw_waveform``.
+    recipe (:func:`course_utils.data.cache.entry_path`, built on
+    :func:`course_utils.base.paths.files_fingerprint`: names, sizes, modification times), so that
+    another subset, a replaced file or another setting gets its own entry. Taught in
+    ``14_raw_waveform``.
     """
     return cache.entry_path(f"waves-{dataset}-{int(sr)}hz-{int(n_samples)}", meta["path"], sr, n_samples, top_db,
                             WAVEFORM_VERSION, cache_dir=cache_dir)
@@ -100,8 +142,9 @@ def load_waveforms(
 
     Read from the cache when it holds exactly these files; otherwise loaded with
     :func:`load_clip` in ``n_jobs`` processes (a progress bar) and written to the cache
-    atomically; a damaged entry is reported and computed again (:func:`course_utils.data.cache.cached`). Taught in
-    ``14_raw_waveform``.
+    atomically; a damaged entry is reported and computed again
+    (:func:`course_utils.data.cache.cached`). Taught in ``14_raw_waveform``; also warmed by
+    ``python -m course_utils warm-cache`` (:mod:`course_utils.tools.warmup`).
     """
     target = cache_path(meta, sr=sr, n_samples=n_samples, dataset=dataset, top_db=top_db, cache_dir=cache_dir)
     names = [Path(p).name for p in meta["path"]]
@@ -137,10 +180,11 @@ def memory_table(rows: Iterable[tuple[str, Sequence[int], str]]) -> pd.DataFrame
 def log_mel_images(waves: np.ndarray, sr: int, *, n_fft: int = 512, hop_length: int = 128, n_mels: int = 64) -> np.ndarray:
     """Log-Mel images of in-memory signals (N, n_mels, frames) in [0, 1], the course's recipe.
 
-    The recipe of ``features.log_mel`` and ``features.to_image`` (power Mel spectrogram, dB re
-    each clip's loudest bin, an 80 dB range scaled to [0, 1]) at the natural size (no resizing),
-    with Mel bands up to the Nyquist frequency ``sr / 2``; the spectrograms of all clips are
-    computed in one call (``librosa.feature.melspectrogram`` on the 2-D array). Computing them
+    The recipe of :func:`course_utils.sound.features.log_mel` and
+    :func:`course_utils.sound.features.to_image` (power Mel spectrogram, dB re each clip's
+    loudest bin, an 80 dB range scaled to [0, 1]) at the natural size (no resizing), with Mel
+    bands up to the Nyquist frequency ``sr / 2``; the spectrograms of all clips are computed
+    in one call (``librosa.feature.melspectrogram`` on the 2-D array). Computing them
     from the same array as the waveform networks makes the comparison like for like: same rate,
     same trimming, same samples. Taught in ``14_raw_waveform``.
     """
@@ -158,9 +202,9 @@ def log_mel_images(waves: np.ndarray, sr: int, *, n_fft: int = 512, hop_length: 
 def make_wave_dataset(waves: np.ndarray, labels: np.ndarray, *, batch_size: int = 32, shuffle: bool = False, seed: int = 0) -> tf.data.Dataset:
     """A batched ``tf.data.Dataset`` of ``(wave[:, None], label)`` from in-memory arrays.
 
-    The 1-D counterpart of ``pipeline.make_dataset``: (N, samples) signals get a channel axis,
-    giving (batch, samples, 1); with ``shuffle`` the order changes every epoch, reproducibly for
-    ``seed``. Taught in ``14_raw_waveform``.
+    The 1-D counterpart of :func:`course_utils.learning.pipeline.make_dataset`: (N, samples)
+    signals get a channel axis, giving (batch, samples, 1); with ``shuffle`` the order changes
+    every epoch, reproducibly for ``seed``. Taught in ``14_raw_waveform``.
     """
     import tensorflow as tf
 
@@ -175,7 +219,9 @@ def make_wave_dataset(waves: np.ndarray, labels: np.ndarray, *, batch_size: int 
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-# --------------------------------------------------------------------------- models
+# --------------------------------------------------------------------------------------
+# The networks
+# --------------------------------------------------------------------------------------
 def _output(x, n_classes: int):
     _, layers = _keras()
     if n_classes < 2:
@@ -186,7 +232,8 @@ def _output(x, n_classes: int):
 #: Weight of the old value in batch normalisation's moving mean and variance (what prediction
 #: uses). Keras' default 0.99 forgets the moving variance's start of 1 only as 0.99^n: about a
 #: thousand steps for raw waveforms (some 30 epochs of a thousand clips). 0.9 (PyTorch's default,
-#: written there as 0.1) follows within a few dozen steps, as in ``emotion_net`` (chapter 16).
+#: written there as 0.1) follows within a few dozen steps, as in
+#: :mod:`course_utils.learning.emotion_net` (chapter 16).
 BN_MOMENTUM = 0.9
 
 
@@ -246,8 +293,8 @@ def m5(
     -> MaxPool -> global average pooling -> Dense ``n_classes`` softmax; every convolution is
     followed by batch normalisation (momentum :data:`BN_MOMENTUM`) and ReLU ('same' padding, no
     bias: batch normalisation has its own). The paper's M5 has ``width=128`` (about 0.5
-    million parameters) and an 80-sample first kernel at 8 kHz (10 ms). Softmax output also for two classes, so that every model of
-    the chapter is compiled alike.
+    million parameters) and an 80-sample first kernel at 8 kHz (10 ms). Softmax output also
+    for two classes, so that every model of the chapter is compiled alike.
 
     ``input_stats``: the ``(mean, std)`` of the training signals (:func:`input_statistics`);
     the network then standardises its input first. Batch normalisation's moving variance (what
@@ -340,14 +387,16 @@ def logmel_compact(
 
 def compile_model(model: keras.Model, lr: float = 1e-3) -> keras.Model:
     """Adam (learning rate ``lr``), sparse categorical cross-entropy, accuracy: as the study
-    compiled its multi-class networks (``models.compile_for``), for softmax outputs of any size.
-    Taught in ``14_raw_waveform``."""
+    compiled its multi-class networks (:func:`course_utils.learning.models.compile_for`), for
+    softmax outputs of any size. Taught in ``14_raw_waveform``."""
     keras, _ = _keras()
     model.compile(optimizer=keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 
 
-# --------------------------------------------------------------------------- what a layer sees
+# --------------------------------------------------------------------------------------
+# What a layer sees, and what a clip costs
+# --------------------------------------------------------------------------------------
 def receptive_field(spec: Iterable[tuple[int, int]]) -> tuple[int, int]:
     """Receptive field and hop, in input samples, of a chain of ``(kernel, stride)`` layers.
 
@@ -443,7 +492,29 @@ def rate_table(sample_rates: Sequence[int], seconds: float, n_clips: int, n_clas
     return pd.DataFrame(rows)
 
 
-# --------------------------------------------------------------------------- what the first layer learned
+def plot_receptive_fields(tables: dict[str, pd.DataFrame], clip_ms: float | None = None) -> plt.Figure:
+    """Receptive field (ms, log scale) after every layer, one line per network (name -> :func:`layer_table` with ``sr``).
+
+    ``clip_ms`` draws the length of a whole clip for reference. Taught in ``14_raw_waveform``.
+    """
+    fig, ax = plt.subplots(figsize=(8, 3.8))
+    for name, t in tables.items():
+        ax.plot(np.arange(1, len(t) + 1), t["receptive field (ms)"], "o-", label=name)
+    if clip_ms:
+        ax.axhline(clip_ms, color="0.4", ls=":", label=f"one clip ({clip_ms:.0f} ms)")
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))  # 10, 100, 1000 (plain numbers, no mathtext)
+    ax.set(xlabel="layer (convolutions and poolings, in order)", ylabel="receptive field (ms, log scale)",
+           title="How much of the signal one output of each layer sees")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------------------
+# What the first layer learned
+# --------------------------------------------------------------------------------------
 def first_kernel(model: keras.Model) -> np.ndarray:
     """The first convolution's weights as (taps, filters) (one input channel). Taught in ``14_raw_waveform``."""
     _, layers = _keras()
@@ -501,25 +572,5 @@ def plot_filter_responses(kernels: dict[str, np.ndarray], sr: float, n_fft: int 
         ax.set(xlabel="filter (sorted by peak frequency)", ylabel="frequency (Hz)", title=title)
         ax.legend(fontsize=7, loc="upper left")
         fig.colorbar(im, ax=ax, label="response (dB re filter maximum)")
-    fig.tight_layout()
-    return fig
-
-
-def plot_receptive_fields(tables: dict[str, pd.DataFrame], clip_ms: float | None = None) -> plt.Figure:
-    """Receptive field (ms, log scale) after every layer, one line per network (name -> :func:`layer_table` with ``sr``).
-
-    ``clip_ms`` draws the length of a whole clip for reference. Taught in ``14_raw_waveform``.
-    """
-    fig, ax = plt.subplots(figsize=(8, 3.8))
-    for name, t in tables.items():
-        ax.plot(np.arange(1, len(t) + 1), t["receptive field (ms)"], "o-", label=name)
-    if clip_ms:
-        ax.axhline(clip_ms, color="0.4", ls=":", label=f"one clip ({clip_ms:.0f} ms)")
-    ax.set_yscale("log")
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))  # 10, 100, 1000 (plain numbers, no mathtext)
-    ax.set(xlabel="layer (convolutions and poolings, in order)", ylabel="receptive field (ms, log scale)",
-           title="How much of the signal one output of each layer sees")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

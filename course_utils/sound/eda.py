@@ -1,6 +1,16 @@
 """Exploratory data analysis: what every clip holds, measured, summarised and drawn.
 
-Taught in ``05_eda``.
+Taught in ``05_eda``. The acoustic table (:func:`acoustic_table`) is read back from its cache by
+``07_classical_baseline`` (pitch features), ``09_cnn_multiclass`` (which also compares the
+emotions with :func:`image_distances` and :func:`feature_distances`) and ``17_new_voices``
+(through :func:`course_utils.learning.baseline.feature_matrix`).
+
+The idea: look before you learn. Before a model sees the corpus, measure what the ear notices
+first in every clip (how long it is, how much of it is silence, how loud and how high the voice
+is), then ask which of these the emotion changes and which the speaker. Levels are in dB re full
+scale, :math:`L = 20 \\log_{10} \\mathrm{RMS}` dBFS; pitch intervals in semitones,
+:math:`12 \\log_2(f / f_\\mathrm{ref})`. A measure that mostly tells the speakers apart says
+little about emotion until it is taken relative to each speaker (:func:`relative_to_actor`).
 
 One row per clip (:func:`acoustic_table`) with what the ear notices first:
 
@@ -26,14 +36,31 @@ column                 meaning
 ``voiced_fraction``    share of the sentence's frames that pyin calls voiced
 =====================  ==================================================================
 
-pyin is accurate but costs about 0.15 s per clip, so the table is computed in parallel
-(``n_jobs`` processes) and cached on disk, keyed by dataset, file list and parameters, and
-written atomically (like the log-Mel images of :mod:`course_utils.sound.features`).
+pyin is accurate but slow (it tries every candidate period in every frame), so the table is
+computed in parallel (``n_jobs`` processes) and cached on disk, keyed by dataset, file list and
+parameters, and written atomically (like the log-Mel images of :mod:`course_utils.sound.features`).
 
-Then: group summaries (:func:`group_summary`), how much of a measure the speaker explains
-(:func:`variance_explained`), measures relative to each actor (:func:`relative_to_actor`),
-how far apart the emotions are (:func:`image_distances`, :func:`feature_distances`) and the
-figures of the chapter (``plot_*``, :func:`show_extreme`).
+================================  ====================================================
+helper                            what it does
+================================  ====================================================
+:func:`clip_acoustics`            the measurements of one signal (:class:`AcousticConfig`)
+:func:`acoustic_table`            those of every clip, cached
+:func:`format_table`              how the files are stored (channels, bits, rate);
+                                  :func:`channel_difference_db` how alike two channels are
+:func:`field_counts`              files per emotion and sex, intensity, statement
+:func:`group_summary`             a statistic of each measure per group
+:func:`variance_explained`        how much of a measure each factor explains (eta squared)
+:func:`relative_to_actor`         a measure relative to each actor's own median
+:func:`extremes`                  the clips at the ends of the distributions
+:func:`mean_by_label`             the mean log-Mel image of each emotion
+:func:`image_distances`           how far apart those mean images are (dB);
+                                  :func:`feature_distances` the same for clip measures
+:func:`closest_pairs`             the closest pairs of a distance table
+================================  ====================================================
+
+Figures: :func:`plot_counts`, :func:`plot_by_group`, :func:`plot_durations`, :func:`plot_f0`,
+:func:`plot_mean_images`, :func:`plot_differences`, :func:`plot_distance_matrix`,
+:func:`plot_clip_measurements` and :func:`show_extreme` (with a player).
 """
 
 from __future__ import annotations
@@ -113,9 +140,13 @@ META_COLUMNS = (
 #: Frame levels are clipped here (dBFS): far below 16-bit quantisation noise, i.e. digital silence.
 FLOOR_DBFS = -120.0
 
+#: The colour of each sex in the figures of ``05_eda``, ``07_classical_baseline`` and ``09_cnn_multiclass``.
 SEX_PALETTE = {"male": "#4C72B0", "female": "#DD8452"}
 
 
+# --------------------------------------------------------------------------------------
+# Measuring one clip
+# --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class AcousticConfig:
     """Every parameter of the per-clip measurements (the cache key is derived from it).
@@ -127,6 +158,8 @@ class AcousticConfig:
     f0 searched (``fmin``). ``fmin`` / ``fmax`` are the course's pyin search range,
     :data:`course_utils.sound.spectrum.SPEECH_FMIN` / :data:`~course_utils.sound.spectrum.SPEECH_FMAX`
     (the reasons are given there); both are part of the cache key.
+
+    Taught in ``05_eda``.
     """
 
     sample_rate: int = audio.COURSE_SR
@@ -143,7 +176,10 @@ class AcousticConfig:
 
 
 def dbfs(x: float | np.ndarray) -> float | np.ndarray:
-    """An amplitude (full scale = 1) in dB re full scale: ``20 log10(x)``; 0 gives ``-inf``."""
+    """An amplitude (full scale = 1) in dB re full scale: ``20 log10(x)``; 0 gives ``-inf``.
+
+    Used by :func:`clip_acoustics`, :func:`channel_difference_db` and the figures of ``05_eda``.
+    """
     with np.errstate(divide="ignore"):
         return 20.0 * np.log10(x)
 
@@ -153,12 +189,17 @@ def semitones(f: float | np.ndarray, ref: float | np.ndarray) -> float | np.ndar
     of this chapter's tables (value, then reference) for :func:`course_utils.sound.spectrum.semitones`.
 
     Works on numbers, arrays and pandas objects (a Series in, a Series out).
+
+    Taught in ``05_eda``.
     """
     return spectrum.semitones(ref, f)
 
 
 def frame_rms(y: np.ndarray, config: AcousticConfig = AcousticConfig()) -> np.ndarray:
-    """RMS of every frame (full scale = 1), the frames ``librosa.effects.trim`` looks at."""
+    """RMS of every frame (full scale = 1), the frames ``librosa.effects.trim`` looks at.
+
+    Used by :func:`clip_acoustics` and :func:`plot_clip_measurements` (``05_eda``).
+    """
     return librosa.feature.rms(y=y, frame_length=config.frame_length, hop_length=config.hop_length)[0]
 
 
@@ -167,6 +208,8 @@ def silence_bounds(y: np.ndarray, sr: int, config: AcousticConfig = AcousticConf
 
     A frame is "silence" when its RMS is more than ``config.top_db`` dB below the loudest
     frame of the clip. The bounds are multiples of the hop (23 ms at 22050 Hz).
+
+    Taught in ``05_eda``.
     """
     _, (start, end) = librosa.effects.trim(
         y, top_db=config.top_db, frame_length=config.frame_length, hop_length=config.hop_length
@@ -178,6 +221,8 @@ def clip_acoustics(y: np.ndarray, sr: int, config: AcousticConfig = AcousticConf
     """The measurements of one mono signal (see the module docstring): a dict of floats.
 
     f0 statistics are NaN when pyin finds no voiced frame.
+
+    Taught in ``05_eda``.
     """
     y = np.asarray(y, dtype=np.float32)
     if y.ndim != 1:
@@ -211,11 +256,17 @@ def clip_acoustics(y: np.ndarray, sr: int, config: AcousticConfig = AcousticConf
 
 
 def file_acoustics(path: str | Path, config: AcousticConfig = AcousticConfig()) -> dict[str, float]:
-    """:func:`clip_acoustics` of one file, loaded mono at ``config.sample_rate``."""
+    """:func:`clip_acoustics` of one file, loaded mono at ``config.sample_rate``.
+
+    Used by :func:`acoustic_table` (``05_eda``).
+    """
     y, sr = audio.load_audio(path, sr=config.sample_rate)
     return clip_acoustics(y, sr, config)
 
 
+# --------------------------------------------------------------------------------------
+# The acoustic table of a corpus (cached)
+# --------------------------------------------------------------------------------------
 def cache_path(
     meta: pd.DataFrame, config: AcousticConfig, dataset: str, cache_dir: str | Path | None = None
 ) -> Path:
@@ -224,6 +275,8 @@ def cache_path(
     The name holds the dataset, the parameter hash and a fingerprint of the file list (names,
     sizes, modification times: :func:`course_utils.base.paths.files_fingerprint`), so a different
     subset or a replaced file gets its own entry.
+
+    Used by :func:`acoustic_table` (``05_eda``).
     """
     return cache.entry_path(f"acoustics-{dataset}-{config.key()}", meta["path"], suffix=".csv", cache_dir=cache_dir)
 
@@ -242,7 +295,9 @@ def acoustic_table(
     Read from the cache when it holds these files; otherwise measured in parallel
     (``n_jobs`` processes) with a progress bar, and cached atomically as CSV (floats written
     and read back exactly, so a cached rerun gives the same numbers); a damaged entry is
-    reported and measured again (:func:`course_utils.data.cache.cached`). Taught in ``05_eda``.
+    reported and measured again (:func:`course_utils.data.cache.cached`). Taught in ``05_eda``;
+    ``07_classical_baseline`` and ``09_cnn_multiclass`` read it back, and ``17_new_voices`` through
+    :func:`course_utils.learning.baseline.feature_matrix`.
     """
     target = cache_path(meta, config, dataset, cache_dir)
     names = [Path(p).name for p in meta["path"]]
@@ -260,11 +315,14 @@ def acoustic_table(
     return pd.concat([labels, measured[list(ACOUSTIC_COLUMNS)].reset_index(drop=True)], axis=1)
 
 
-# --------------------------------------------------------------------------- summaries
-
-
+# --------------------------------------------------------------------------------------
+# How the corpus is stored and balanced
+# --------------------------------------------------------------------------------------
 def format_table(meta: pd.DataFrame) -> pd.DataFrame:
-    """How the files are stored: counts per (channels, bit depth, sample rate)."""
+    """How the files are stored: counts per (channels, bit depth, sample rate).
+
+    Taught in ``05_eda``.
+    """
     t = meta.groupby(["channels", "bit_depth", "sample_rate"]).size().rename("files").reset_index()
     t.insert(0, "layout", t["channels"].map({1: "mono", 2: "stereo"}).fillna(t["channels"].astype(str) + " channels"))
     return t
@@ -276,6 +334,8 @@ def channel_difference_db(path: str | Path) -> float:
 
     Very negative (e.g. -40 dB): the channels are nearly the same signal, and averaging
     them loses nothing. NaN for a mono file; ``-inf`` for identical channels.
+
+    Taught in ``05_eda``.
     """
     y, _ = audio.load_audio(path, sr=None, mono=False)
     if y.shape[0] != 2:
@@ -286,7 +346,10 @@ def channel_difference_db(path: str | Path) -> float:
 
 
 def field_counts(meta: pd.DataFrame) -> pd.DataFrame:
-    """Files per emotion and each of sex, intensity and statement (one wide table)."""
+    """Files per emotion and each of sex, intensity and statement (one wide table).
+
+    Taught in ``05_eda``.
+    """
     parts = {
         "sex": pd.crosstab(meta["emotion_name"], meta["sex"]),
         "intensity": pd.crosstab(meta["emotion_name"], meta["intensity_name"]),
@@ -298,6 +361,9 @@ def field_counts(meta: pd.DataFrame) -> pd.DataFrame:
     return table.rename_axis("emotion")
 
 
+# --------------------------------------------------------------------------------------
+# Summaries: groups, speakers, extremes
+# --------------------------------------------------------------------------------------
 def group_summary(
     table: pd.DataFrame,
     by: str | Sequence[str] = "emotion_name",
@@ -305,7 +371,10 @@ def group_summary(
     stat: str = "median",
     decimals: int | None = 2,
 ) -> pd.DataFrame:
-    """One row per group: the number of clips and ``stat`` (``median``, ``mean`` ...) of each column."""
+    """One row per group: the number of clips and ``stat`` (``median``, ``mean`` ...) of each column.
+
+    Taught in ``05_eda``.
+    """
     g = table.groupby(by, observed=True)
     out = g[list(columns)].agg(stat)
     out.insert(0, "clips", g.size())
@@ -321,6 +390,8 @@ def variance_explained(
     factor alone fixes the value, 0 when every group has the same mean. Factors are judged one
     at a time (sex is nested in actor, so actor's share is at least sex's). Rows where
     ``column`` is NaN are left out.
+
+    Taught in ``05_eda``.
     """
     d = table.dropna(subset=[column])
     x = d[column].to_numpy(dtype=float)
@@ -336,7 +407,10 @@ def variance_explained(
 
 def relative_to_actor(table: pd.DataFrame, column: str, *, log: bool = False) -> pd.Series:
     """``column`` relative to each actor's own median: a difference, or with ``log=True`` an
-    interval in semitones (for f0). Removes the speaker, keeps what the emotion changes."""
+    interval in semitones (for f0). Removes the speaker, keeps what the emotion changes.
+
+    Taught in ``05_eda``.
+    """
     ref = table.groupby("actor", observed=True)[column].transform("median")
     rel = semitones(table[column], ref) if log else table[column] - ref
     return pd.Series(np.asarray(rel, dtype=float), index=table.index, name=f"{column} re actor")
@@ -347,6 +421,8 @@ def extremes(table: pd.DataFrame) -> pd.DataFrame:
 
     Loudest and quietest sentence (``rms_dbfs``), longest leading and trailing silence,
     longest and shortest sentence (``speech_s``).
+
+    Taught in ``05_eda``.
     """
     picks = [
         ("loudest sentence", "rms_dbfs", "idxmax"),
@@ -365,11 +441,14 @@ def extremes(table: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([out, table.loc[out["row"], keep].reset_index(drop=True)], axis=1)
 
 
-# ------------------------------------------------------------------ emotion similarity
-
-
+# --------------------------------------------------------------------------------------
+# How far apart the emotions are
+# --------------------------------------------------------------------------------------
 def mean_by_label(images: np.ndarray, labels: Sequence, order: Sequence) -> np.ndarray:
-    """The mean image of each label in ``order``: array ``(len(order), H, W)``."""
+    """The mean image of each label in ``order``: array ``(len(order), H, W)``.
+
+    Taught in ``05_eda``; ``09_cnn_multiclass`` uses it too.
+    """
     labels = np.asarray(labels, dtype=object)
     missing = [o for o in order if not np.any(labels == o)]
     if missing:
@@ -383,6 +462,8 @@ def image_distances(means: np.ndarray, names: Sequence[str], db_range: float = 8
     Image pixels are levels scaled to [0, 1] over ``db_range`` dB
     (:func:`course_utils.sound.features.to_image`), so a pixel difference times ``db_range`` is a
     difference in dB: :math:`d(a, b) = R \\sqrt{\\operatorname{mean}_{m,t} (A_{m,t} - B_{m,t})^2}`.
+
+    Taught in ``05_eda``; ``09_cnn_multiclass`` uses it too.
     """
     flat = means.reshape(len(means), -1).astype(np.float64)
     d = np.sqrt(((flat[:, None, :] - flat[None, :, :]) ** 2).mean(axis=2)) * db_range
@@ -400,6 +481,8 @@ def feature_distances(
     Each column is z-scored within each ``within`` group (each actor, by default: this takes
     the speaker out, so that what remains is how an emotion moves a voice away from its own
     average), then averaged per ``by`` group. ``f0`` columns in Hz are compared on a log scale.
+
+    Taught in ``05_eda``; ``09_cnn_multiclass`` uses it too.
     """
     d = table.dropna(subset=list(columns)).copy()
     for c in columns:
@@ -417,7 +500,10 @@ def feature_distances(
 
 
 def closest_pairs(dist: pd.DataFrame, n: int = 3) -> pd.DataFrame:
-    """The ``n`` pairs with the smallest distance in a symmetric distance table."""
+    """The ``n`` pairs with the smallest distance in a symmetric distance table.
+
+    Taught in ``05_eda``; ``09_cnn_multiclass`` uses it too.
+    """
     names = list(dist.index)
     pairs = [
         (names[i], names[j], float(dist.iat[i, j])) for i in range(len(names)) for j in range(i + 1, len(names))
@@ -426,9 +512,9 @@ def closest_pairs(dist: pd.DataFrame, n: int = 3) -> pd.DataFrame:
     return pd.DataFrame(pairs[:n], columns=["emotion A", "emotion B", "distance"])
 
 
-# --------------------------------------------------------------------------- figures
-
-
+# --------------------------------------------------------------------------------------
+# Figures
+# --------------------------------------------------------------------------------------
 def _emotion_order(table: pd.DataFrame) -> list[str]:
     col = table["emotion_name"]
     cats = list(col.cat.categories) if isinstance(col.dtype, pd.CategoricalDtype) else sorted(col.unique())
@@ -437,7 +523,10 @@ def _emotion_order(table: pd.DataFrame) -> list[str]:
 
 
 def plot_counts(meta: pd.DataFrame) -> plt.Figure:
-    """Files per emotion by sex, intensity and statement (count plots) and per actor (heatmap)."""
+    """Files per emotion by sex, intensity and statement (count plots) and per actor (heatmap).
+
+    Taught in ``05_eda``.
+    """
     order = _emotion_order(meta)
     d = meta.assign(
         emotion=meta["emotion_name"].astype(str),
@@ -483,6 +572,8 @@ def plot_by_group(
     """A seaborn box (``kind="box"``) or violin plot of ``column`` per ``by`` group (and ``hue``).
 
     ``log=True`` draws the y axis logarithmically with plain-number tick labels (for Hz).
+
+    Taught in ``05_eda``.
     """
     ax = ax or plt.gca()
     d = table.dropna(subset=[column])
@@ -518,6 +609,8 @@ def plot_durations(table: pd.DataFrame, common_length: float | None = None) -> p
     """Histograms of file and sentence length, box plots of the leading and trailing silence.
 
     ``common_length`` (s) marks the length every clip is cut or padded to later.
+
+    Taught in ``05_eda``.
     """
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
     ax = axes[0]
@@ -540,7 +633,10 @@ def plot_durations(table: pd.DataFrame, common_length: float | None = None) -> p
 
 
 def plot_f0(table: pd.DataFrame) -> plt.Figure:
-    """Median f0 per clip by emotion and sex (Hz, log axis) and relative to each actor (semitones)."""
+    """Median f0 per clip by emotion and sex (Hz, log axis) and relative to each actor (semitones).
+
+    Taught in ``05_eda``.
+    """
     fig, axes = plt.subplots(1, 2, figsize=(15, 4.5))
     plot_by_group(table, "f0_median_hz", kind="box", ax=axes[0], log=True, ylabel="median f0 (Hz, log scale)",
                   title="Median f0 per clip, by emotion and sex")
@@ -575,7 +671,10 @@ def _image_axes(ax: plt.Axes, config: FeatureConfig, height: int, title: str, k:
 
 
 def plot_mean_images(means: np.ndarray, names: Sequence[str], config: FeatureConfig, ncols: int = 4) -> plt.Figure:
-    """One panel per mean log-Mel image, on one shared colour scale in dB re each clip's maximum."""
+    """One panel per mean log-Mel image, on one shared colour scale in dB re each clip's maximum.
+
+    Taught in ``05_eda``.
+    """
     db = (means - 1.0) * config.db_range
     vmin, vmax = float(np.floor(db.min())), float(np.ceil(db.max()))
     fig, axes = _image_grid(len(means), ncols)
@@ -595,6 +694,8 @@ def plot_differences(
     """Each mean log-Mel image minus the ``reference`` one, in dB, on one symmetric colour scale.
 
     Red: louder than the reference at that time and Mel band; blue: quieter.
+
+    Taught in ``05_eda``.
     """
     names = list(names)
     ref = means[names.index(reference)]
@@ -612,7 +713,10 @@ def plot_differences(
 
 
 def plot_distance_matrix(dist: pd.DataFrame, ax: plt.Axes | None = None, title: str = "", unit: str = "") -> plt.Axes:
-    """An annotated heatmap of a symmetric distance table (diagonal left blank)."""
+    """An annotated heatmap of a symmetric distance table (diagonal left blank).
+
+    Taught in ``05_eda``.
+    """
     ax = ax or plt.gca()
     mask = np.eye(len(dist), dtype=bool)
     sns.heatmap(dist, mask=mask, annot=True, fmt=".1f", cmap="viridis_r", square=True, ax=ax,
@@ -631,6 +735,8 @@ def plot_clip_measurements(y: np.ndarray, sr: int, config: AcousticConfig = Acou
 
     Top: frame level in dB re the loudest frame, the ``-top_db`` threshold and the silence it
     marks. Bottom: spectrogram (log frequency) with the pyin f0 track of the trimmed sentence.
+
+    Taught in ``05_eda``.
     """
     start, end = silence_bounds(y, sr, config)
     rms = frame_rms(y, config)
@@ -668,6 +774,8 @@ def show_extreme(path: str | Path, title: str, config: AcousticConfig = Acoustic
 
     The amplitude axis fits the clip's peak (given in the title, in dBFS); the player is not
     normalised, so that a quiet clip sounds quiet.
+
+    Taught in ``05_eda``.
     """
     y, sr = audio.load_audio(path, sr=config.sample_rate)
     start, end = silence_bounds(y, sr, config)

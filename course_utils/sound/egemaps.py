@@ -1,7 +1,9 @@
 """eGeMAPS: the field's standard acoustic parameter set for affect, through openSMILE.
 
 Taught in ``07_classical_baseline``, beside the course's own clip statistics
-(:mod:`course_utils.learning.baseline`).
+(:mod:`course_utils.learning.baseline`); ``17_new_voices`` reads the cached values back through
+:func:`course_utils.learning.baseline.feature_matrix`. The chapters call
+:func:`cached`; :func:`extract` and :func:`clip_features` do its work.
 
 eGeMAPS, the *extended Geneva Minimalistic Acoustic Parameter Set* (Eyben, Scherer, Schuller,
 Sundberg, André, Busso, Devillers, Epps, Laukka, Narayanan, Truong: "The Geneva Minimalistic
@@ -106,7 +108,9 @@ def feature_names() -> list[str]:
 
     For example ``F0semitoneFrom27.5Hz_sma3nz_amean`` (mean pitch in semitones over voiced
     frames), ``loudness_sma3_amean``, ``jitterLocal_sma3nz_amean``,
-    ``HNRdBACF_sma3nz_amean``, ``equivalentSoundLevel_dBp``. Taught in ``07_classical_baseline``.
+    ``HNRdBACF_sma3nz_amean``, ``equivalentSoundLevel_dBp``. Used by the tests; no chapter
+    calls it. The names of the values ``07_classical_baseline`` compares with the course's
+    statistics.
     """
     return list(_smile().feature_names)
 
@@ -117,7 +121,8 @@ def clip_features(y: np.ndarray, sr: int) -> np.ndarray:
     ``y`` is a mono signal (1-D) in [-1, 1] at ``sr`` Hz, at least :data:`MIN_SECONDS` long.
     openSMILE reads 16-bit samples, so values beyond the 16-bit range are clipped. Raises a
     ``ValueError`` that says what is wrong for an empty, too short, silent (nothing above one
-    16-bit step) or non-finite (NaN, inf) signal. Taught in ``07_classical_baseline``.
+    16-bit step) or non-finite (NaN, inf) signal. Used by :func:`extract`, behind
+    :func:`cached` (``07_classical_baseline``).
     """
     y = np.asarray(y, dtype=np.float32)
     if y.ndim != 1:
@@ -158,7 +163,7 @@ def extract(meta: pd.DataFrame, sr: int = SAMPLE_RATE, progress: bool = True, n_
     and measured with :func:`clip_features`; a file that fails raises a ``ValueError`` naming
     it. ``n_jobs`` processes share the files (default: the number of CPUs; 1 = in this
     process), with the course's progress bar (``progress``). Returns float32 of shape
-    ``(len(meta), 88)``. Taught in ``07_classical_baseline``.
+    ``(len(meta), 88)``. Used by :func:`cached` (``07_classical_baseline``).
     """
     if "path" not in meta.columns:
         raise KeyError("meta has no 'path' column. Fix: build it with course_utils.data.metadata.build_metadata(root).")
@@ -180,7 +185,8 @@ def cache_path(meta: pd.DataFrame, *, dataset: str, sr: int = SAMPLE_RATE, cache
     The name holds the dataset, the rate and a fingerprint of the file list (names, sizes,
     modification times: :func:`course_utils.base.paths.files_fingerprint`) and of the recipe
     (feature set, opensmile version, rate, :data:`EGEMAPS_VERSION`), so another subset, a
-    replaced file or another setting gets its own entry. Taught in ``07_classical_baseline``.
+    replaced file or another setting gets its own entry. Used by :func:`cached`
+    (``07_classical_baseline``).
     """
     return cache.entry_path(f"egemaps-{dataset}-{int(sr)}hz", meta["path"], FEATURE_SET, _opensmile_version(), int(sr),
                             EGEMAPS_VERSION, cache_dir=cache_dir)
@@ -200,7 +206,8 @@ def cached(
     Read from the cache file (:func:`cache_path`, under ``paths.cache_dir()`` unless
     ``cache_dir`` is given) when it holds exactly these files; otherwise computed and written
     atomically (a temporary file, then a rename). A damaged cache file is computed again,
-    with a one-line message. Taught in ``07_classical_baseline``.
+    with a one-line message. Taught in ``07_classical_baseline``; ``17_new_voices`` reads it
+    through :func:`course_utils.learning.baseline.feature_matrix`.
     """
     target = cache_path(meta, dataset=dataset, sr=sr, cache_dir=cache_dir)
     names = [Path(p).name for p in meta["path"]]

@@ -1,7 +1,8 @@
 """Log-Mel spectrogram images and the on-disk feature cache.
 
-Taught in ``04_mel_scale`` (Mel filter bank, log-Mel) and ``06_preprocessing`` (trimming,
-one common length, 256 x 256 grayscale images in [0, 1], the cache).
+Taught in ``04_mel_scale`` (the log-Mel spectrogram, :func:`log_mel`) and ``06_preprocessing``
+(trimming, one common length, 256 x 256 grayscale images in [0, 1], the cache); every later
+chapter that learns from these images reads them with :func:`compute_images`.
 
 The recipe follows the study: every clip is loaded at the course sample rate, its silent head
 and tail are cut, it is centred in one common length, turned into a log-Mel spectrogram and
@@ -9,7 +10,33 @@ scaled to a one-channel image with pixels in [0, 1]. Images are computed once pe
 (dataset, file list, parameters) and cached on disk; a cache file is written to a temporary
 name and renamed, so an interrupted run never leaves a half-written cache behind.
 :func:`image_to_audio` goes back from an image to a sound one can listen to (taught in
-``10_augmentation`` and ``12_autoencoder``).
+``10_augmentation`` and ``12_autoencoder``), and :func:`speaker_standardise` describes every
+clip relative to its speaker's usual voice (taught in ``17_new_voices``).
+
+A pixel is a level in dB relative to the clip's loudest bin, scaled over ``R = db_range``
+(80 dB) to [0, 1]:
+
+.. math::
+
+   p = \\operatorname{clip}\\bigl((L + R) / R,\\ 0,\\ 1\\bigr), \\qquad
+   L = 10 \\log_{10}\\bigl(M / \\max M\\bigr)\\ \\text{dB},
+
+where :math:`M` is the Mel power spectrogram. The intuition: the image shows where in time and
+where on the (Mel) frequency axis a clip's energy lies, relative to its own loudest moment, so
+that a network sees the shape of the sound rather than how loud it happened to be recorded.
+
+================================  ====================================================
+helper                            what it does
+================================  ====================================================
+:class:`FeatureConfig`            every parameter of the recipe; its hash keys the cache
+:func:`log_mel`                   log-Mel spectrogram in dB re the clip's loudest bin
+:func:`to_image`                  dB -> pixels in [0, 1], resized
+:func:`signal_image`              the recipe for a loaded signal; :func:`clip_image`
+                                  for a file
+:func:`compute_images`            the images of a whole table, cached (:func:`cache_path`)
+:func:`image_to_audio`            listen to an image (Griffin-Lim phase estimate)
+:func:`speaker_standardise`       per-speaker standardisation of features or images
+================================  ====================================================
 """
 
 from __future__ import annotations
@@ -33,11 +60,17 @@ from course_utils.data import audio, cache
 FEATURE_VERSION = 1
 
 
+# --------------------------------------------------------------------------------------
+# The recipe
+# --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class FeatureConfig:
     """Every parameter of the log-Mel image recipe (the cache key is derived from it).
 
     ``n_mels=None`` uses as many Mel bands as the image has rows.
+
+    Taught in ``06_preprocessing``; ``04_mel_scale`` and the chapters after ``06_preprocessing``
+    make or read their images with it.
     """
 
     sample_rate: int = audio.COURSE_SR
@@ -65,6 +98,9 @@ def log_mel(y: np.ndarray, sr: int, config: FeatureConfig = FeatureConfig()) -> 
     """Log-Mel spectrogram in dB relative to the clip's loudest bin: shape (n_mels, frames).
 
     Values lie in ``[-config.db_range, 0]``.
+
+    Taught in ``04_mel_scale`` and ``06_preprocessing``; ``11_transfer_vgg16`` calls it too, and
+    the waveform augmentations of ``10_augmentation`` build their images with it.
     """
     S = librosa.feature.melspectrogram(
         y=y,
@@ -83,6 +119,10 @@ def to_image(S_db: np.ndarray, size: tuple[int, int], db_range: float = 80.0) ->
     """Scale a dB spectrogram to [0, 1] (0 = ``-db_range`` dB, 1 = the loudest bin) and resize.
 
     Row 0 is the lowest Mel band (draw with ``origin="lower"``). Resizing is bilinear.
+
+    Taught in ``06_preprocessing``; ``11_transfer_vgg16`` calls it too, and
+    :func:`course_utils.sound.mel.image_steps` (``04_mel_scale``), the waveform augmentations of
+    ``10_augmentation`` and the images of ``14_raw_waveform`` use it.
     """
     img = np.clip((S_db + db_range) / db_range, 0.0, 1.0).astype(np.float32)
     height, width = size
@@ -104,7 +144,9 @@ def signal_image(y: np.ndarray, config: FeatureConfig = FeatureConfig()) -> np.n
     An empty signal, one with samples that are not finite (NaN, infinity) or a silent one (peak
     below :data:`SILENCE_PEAK`, -100 dBFS) raises :class:`course_utils.base.errors.InputError`: its
     image would be uniform (every pixel 1.0, since the image is scaled to its loudest bin) and
-    look like data. Taught in ``06_preprocessing``.
+    look like data. Used by :func:`clip_image` (``06_preprocessing``) and by
+    :func:`course_utils.learning.classify.image_featurizer` (``16_better_emotion_model``, for
+    recorded clips).
     """
     y = np.asarray(y)
     if y.size == 0:
@@ -126,7 +168,7 @@ def signal_image(y: np.ndarray, config: FeatureConfig = FeatureConfig()) -> np.n
 def clip_image(path: str | Path, config: FeatureConfig = FeatureConfig()) -> np.ndarray:
     """The full recipe for one file: load, trim, fix length, log-Mel, image. Shape (H, W).
     A file the recipe cannot use raises :class:`course_utils.base.errors.InputError` naming it.
-    Taught in ``06_preprocessing``."""
+    Taught in ``06_preprocessing``; ``04_mel_scale`` and ``08_cnn_binary`` call it too."""
     y, _ = audio.load_audio(path, sr=config.sample_rate)
     try:
         return signal_image(y, config)
@@ -134,12 +176,18 @@ def clip_image(path: str | Path, config: FeatureConfig = FeatureConfig()) -> np.
         raise InputError(f"{path}: {err}") from None
 
 
+# --------------------------------------------------------------------------------------
+# The cache
+# --------------------------------------------------------------------------------------
 def cache_path(meta: pd.DataFrame, config: FeatureConfig, dataset: str, cache_dir: str | Path | None = None) -> Path:
     """Where the images of these files under this recipe are cached.
 
     The name holds the dataset, the recipe hash and a fingerprint of the file list (names,
     sizes, modification times: :func:`course_utils.base.paths.files_fingerprint`), so a different
     subset or a replaced file gets its own cache entry.
+
+    Taught in ``06_preprocessing``; :mod:`course_utils.learning.pipeline` names its folders
+    after it.
     """
     return cache.entry_path(f"logmel-{dataset}-{config.key()}", meta["path"], cache_dir=cache_dir)
 
@@ -158,7 +206,9 @@ def compute_images(
     Loaded from the cache when it holds them; otherwise computed in parallel (``n_jobs``
     processes, all cores by default) with a progress bar, and cached atomically. A damaged
     cache entry is reported in one line and computed again (:func:`course_utils.data.cache.cached`).
-    Taught in ``06_preprocessing``.
+    Taught in ``06_preprocessing``; ``05_eda``, ``07_classical_baseline`` to ``13_multitask`` (that
+    one through :mod:`course_utils.learning.multitask`) and ``15_uncertainty`` to
+    ``17_new_voices`` read their images with it.
     """
     target = cache_path(meta, config, dataset, cache_dir)
     names = [Path(p).name for p in meta["path"]]
@@ -175,6 +225,9 @@ def compute_images(
     return entry["images"].astype(np.float32)
 
 
+# --------------------------------------------------------------------------------------
+# Listening to an image
+# --------------------------------------------------------------------------------------
 def image_to_audio(image: np.ndarray, config: FeatureConfig = FeatureConfig(), n_iter: int = 32) -> np.ndarray:
     """Listen to a log-Mel image: undo the scaling and resizing, estimate a phase, resynthesise.
 
@@ -206,6 +259,9 @@ def image_to_audio(image: np.ndarray, config: FeatureConfig = FeatureConfig(), n
     return (0.9 * y / peak if peak > 0 else y).astype(np.float32)
 
 
+# --------------------------------------------------------------------------------------
+# Per-speaker standardisation
+# --------------------------------------------------------------------------------------
 def speaker_standardise(x: np.ndarray, speakers, eps: float = 1e-3) -> np.ndarray:
     """Standardise every speaker's clips with that speaker's own mean and standard deviation.
 
@@ -220,7 +276,7 @@ def speaker_standardise(x: np.ndarray, speakers, eps: float = 1e-3) -> np.ndarra
     speaker's usual voice, which is what emotion changes. It uses no labels, but it needs a batch of
     the speaker's recordings (here all of them; in an application, a few minutes of the new
     speaker's unlabelled speech) before it can classify one of them. Taught in
-    ``16_better_emotion_model``.
+    ``17_new_voices``.
     """
     x = np.asarray(x, dtype=np.float32)
     speakers = np.asarray(speakers)

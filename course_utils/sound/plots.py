@@ -1,7 +1,22 @@
 """Figures with labelled axes and units, and audio players beside them.
 
-Used from notebook ``00_getting_the_data`` on (waveforms, players) and ``04_mel_scale`` /
-``06_preprocessing`` (log-Mel images).
+Used from ``00_getting_the_data`` on: a player (:func:`play`) in most chapters, a waveform with
+its player below it (:func:`show_clip`) to introduce a clip, log-Mel images
+(:func:`plot_log_mel`), and the Mel-band ticks in Hz (:func:`mel_ticks`) of the image figures of
+other modules. The idea: a figure of sound needs units on both axes, and a player beside it,
+because the ear checks what the eye sees.
+
+================================  ====================================================
+helper                            what it does
+================================  ====================================================
+:func:`plot_waveform`             time (s) against amplitude (full scale)
+:func:`play`                      an audio player, normalised or at the signal's level
+:func:`show_clip`                 a compact waveform with its player below
+:func:`waveform_gallery`          one small waveform per clip, shared amplitude axis
+:func:`plot_log_mel`              a log-Mel image with a colour bar in [0, 1]
+:func:`specshow_db`               a dB spectrogram (``librosa.display.specshow``)
+:func:`mel_ticks`                 where given frequencies (Hz) lie on a log-Mel image
+================================  ====================================================
 """
 
 from __future__ import annotations
@@ -16,7 +31,12 @@ from IPython.display import Audio, display
 
 
 def plot_waveform(y: np.ndarray, sr: int, ax: plt.Axes | None = None, title: str | None = None) -> plt.Axes:
-    """Draw a waveform: time in seconds against amplitude (full scale = 1)."""
+    """Draw a waveform: time in seconds against amplitude (full scale = 1).
+
+    Used by ``02_spectrum`` and ``06_preprocessing``, by :func:`show_clip` and
+    :func:`waveform_gallery`, and by
+    :func:`course_utils.learning.uncertainty.plot_clip_with_probabilities` (``15_uncertainty``).
+    """
     ax = ax or plt.gca()
     t = np.arange(len(y)) / sr
     ax.plot(t, y, linewidth=0.6)
@@ -32,6 +52,9 @@ def plot_log_mel(image: np.ndarray, ax: plt.Axes | None = None, title: str | Non
     """Draw a log-Mel image (row 0 = lowest Mel band) with a colour bar in [0, 1].
 
     With ``duration`` (s) the x axis is labelled in seconds, otherwise in frames.
+
+    Used by ``07_classical_baseline``, ``11_transfer_vgg16``, ``13_multitask`` and
+    ``14_raw_waveform``.
     """
     ax = ax or plt.gca()
     extent = None if duration is None else (0, duration, 0, image.shape[0])
@@ -49,6 +72,12 @@ def play(y: np.ndarray, sr: int, label: str | None = None, normalize: bool = Tru
 
     ``normalize=True`` plays every clip at full scale; ``normalize=False`` keeps its own
     level (clipped to [-1, 1]), so that a softer signal *sounds* softer.
+
+    Used by ``00_getting_the_data`` to ``06_preprocessing``, ``10_augmentation`` to
+    ``12_autoencoder``, and ``14_raw_waveform`` to ``16_better_emotion_model``; also by
+    :func:`show_clip` and by the players of :func:`course_utils.sound.signals.play`,
+    :func:`course_utils.sound.eda.show_extreme` and
+    :func:`course_utils.sound.mel.mel_bands_explorer`.
     """
     if label:
         print(label)
@@ -62,6 +91,9 @@ def show_clip(y: np.ndarray, sr: int, title: str, ylim: float | None = 1.0) -> p
 
     ``ylim`` fixes the amplitude axis (default: full scale, so clips compare by loudness);
     ``None`` lets it fit the clip.
+
+    Used by ``00_getting_the_data``, ``03_spectrogram``, ``07_classical_baseline`` to
+    ``09_cnn_multiclass`` and ``12_autoencoder`` to ``14_raw_waveform``.
     """
     fig, ax = plt.subplots(figsize=(9, 1.8))
     plot_waveform(y, sr, ax=ax, title=title)
@@ -74,7 +106,10 @@ def show_clip(y: np.ndarray, sr: int, title: str, ylim: float | None = 1.0) -> p
 
 
 def waveform_gallery(clips: list[tuple[str, np.ndarray]], sr: int, ncols: int = 2) -> plt.Figure:
-    """One small waveform per (title, signal) pair, on a shared amplitude axis."""
+    """One small waveform per (title, signal) pair, on a shared amplitude axis.
+
+    Used by ``14_raw_waveform``.
+    """
     nrows = int(np.ceil(len(clips) / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(6 * ncols, 2.2 * nrows), sharey=True, squeeze=False)
     for ax, (title, y) in zip(axes.flat, clips):
@@ -86,7 +121,12 @@ def waveform_gallery(clips: list[tuple[str, np.ndarray]], sr: int, ncols: int = 
 
 
 def specshow_db(S_db: np.ndarray, sr: int, hop_length: int, ax: plt.Axes | None = None, y_axis: str = "mel", title: str | None = None):
-    """``librosa.display.specshow`` of a dB spectrogram with time (s), frequency (Hz) and a dB bar."""
+    """``librosa.display.specshow`` of a dB spectrogram with time (s), frequency (Hz) and a dB bar.
+
+    Used by the tests only: no chapter calls it (``03_spectrogram`` draws with
+    :func:`course_utils.sound.spectrogram.plot_spectrogram`, ``04_mel_scale`` with
+    :func:`course_utils.sound.mel.specshow_mel`). The idea of ``03_spectrogram``.
+    """
     ax = ax or plt.gca()
     img = librosa.display.specshow(S_db, sr=sr, hop_length=hop_length, x_axis="time", y_axis=y_axis, ax=ax)
     ax.set_xlabel("time (s)")
@@ -101,8 +141,15 @@ def mel_ticks(config, height: int, freqs: Sequence[float] = (125, 250, 500, 1000
     """Row positions and labels (Hz: ``"500"``, ``"2k"``) of ``freqs`` on a log-Mel image ``height``
     rows high, made with ``config`` (a :class:`course_utils.sound.features.FeatureConfig`: its Mel
     bands, ``fmin``, ``fmax``, rate). The frequencies outside the image's range are left out.
-    Used by every figure of log-Mel images: ``05_eda``, ``12_autoencoder``,
-    ``16_better_emotion_model``. ``ax.set_yticks(*mel_ticks(config, image.shape[0]))``."""
+    ``ax.set_yticks(*mel_ticks(config, image.shape[0]))``.
+
+    Used by the figures of log-Mel images with a frequency axis in Hz:
+    :func:`course_utils.sound.eda.plot_mean_images` and
+    :func:`course_utils.sound.eda.plot_differences` (``05_eda``),
+    :func:`course_utils.learning.embeddings.plot_reconstructions` and
+    :func:`course_utils.learning.embeddings.plot_error_profile` (``12_autoencoder``), and
+    :func:`course_utils.learning.classify.plot_prediction` (``16_better_emotion_model``).
+    """
     fmax = config.fmax or config.sample_rate / 2
     centres = librosa.mel_frequencies(n_mels=config.mels + 2, fmin=config.fmin, fmax=fmax)[1:-1]
     rows = np.arange(config.mels) * height / config.mels + 0.5 * height / config.mels

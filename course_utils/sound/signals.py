@@ -1,7 +1,8 @@
 """Sound as numbers: tones, sampling, aliasing, quantisation and the facts of one clip.
 
 Taught in ``01_sound_and_sampling``; ``02_spectrum`` builds its composite tones with
-:func:`sum_of_sinusoids`.
+:func:`harmonic_series` and :func:`sum_of_sinusoids`, and plays and compares them with
+:func:`tone`, :func:`fade`, :func:`play` and :func:`snr_db`.
 
 A tone is a sine wave :math:`x(t) = A \\sin(2\\pi f t + \\varphi)` with amplitude :math:`A`,
 frequency :math:`f` (Hz) and period :math:`T = 1/f`. Sampling at a rate :math:`f_s` keeps the
@@ -10,27 +11,38 @@ back to an *alias* below it. Storing a sample with :math:`b` bits rounds it to o
 :math:`2^b` levels and adds quantisation noise, about :math:`6.02\\,b + 1.76` dB below a
 full-scale sine.
 
+The intuition: a microphone turns air pressure into a curve; a recording keeps only points
+of that curve, evenly spaced in time, each rounded to a whole number. Sampled fast enough
+(more than twice the highest frequency), the points determine the curve again; too slowly,
+they fit a lower tone just as well, and that lower tone is what a sound card plays.
+
 ================================  ====================================================
 helper                            what it does
 ================================  ====================================================
 :func:`tone`                      a sine wave (``librosa.tone``) with amplitude and phase
 :func:`sum_of_sinusoids`          several tones added up; :func:`harmonic_series` gives
                                   the frequencies and amplitudes of a harmonic sound
+:func:`fade` / :func:`play`       short fades against clicks; a player at the signal's
+                                  own level
 :func:`sample_tone`               a tone sampled at a rate: sample times and values
 :func:`nyquist`                   half the sample rate
 :func:`alias_frequency`           the frequency a tone is heard at after sampling
 :func:`sinc_reconstruct`          the band-limited curve through samples (Whittaker-Shannon)
-:func:`to_rate` / :func:`decimate_naive`  resampling with and without an anti-alias filter
+:func:`to_rate`                   resampling with an anti-alias filter;
+                                  :func:`decimate_naive` without one
 :func:`quantize`                  round to ``bits``-bit PCM levels
 :func:`snr_db`                    signal-to-noise ratio of a copy against the original
+:func:`theoretical_snr_db`        the formula ``6.02 b + 1.76`` dB
 :func:`quantization_table`        measured SNR per bit depth next to ``6.02 b + 1.76``
 :func:`describe_clip`             sample rate, bit depth, samples, duration, silences
+:func:`read_pcm`                  the integers a 16-bit WAV file stores
 ================================  ====================================================
 
 Plotting helpers (each returns its axes or figure): :func:`plot_pressure_wave`,
 :func:`plot_tone_anatomy`, :func:`plot_sampling`, :func:`plot_folding`,
 :func:`aliasing_explorer` (the function behind the notebook's slider),
-:func:`plot_quantization` and :func:`plot_clip_silence`.
+:func:`plot_sweep_aliasing`, :func:`plot_quantization`, :func:`plot_clip_silence`,
+:func:`plot_samples_zoom` and :func:`show_tones` (figure and players).
 """
 
 from __future__ import annotations
@@ -61,7 +73,8 @@ PLAYBACK_SR = 44_100
 def n_samples(duration: float, sr: float) -> int:
     """The number of samples in ``duration`` seconds at ``sr`` Hz (rounded to the nearest).
 
-    Taught in ``01_sound_and_sampling``.
+    Used by :func:`tone`, :func:`sum_of_sinusoids`, :func:`fade` and the figures of
+    ``01_sound_and_sampling``.
     """
     return int(round(duration * sr))
 
@@ -69,7 +82,7 @@ def n_samples(duration: float, sr: float) -> int:
 def time_axis(n: int, sr: float) -> np.ndarray:
     """The times (s) of ``n`` samples at ``sr`` Hz: ``n / sr`` for ``n = 0, 1, ...``.
 
-    Taught in ``01_sound_and_sampling``.
+    Used by :func:`sample_tone` and the figures of ``01_sound_and_sampling``.
     """
     return np.arange(n) / sr
 
@@ -79,7 +92,7 @@ def tone(freq: float, duration: float, sr: float, amplitude: float = 1.0, phase:
 
     A thin wrapper around ``librosa.tone`` (which draws a cosine of phase ``phi``), returning
     float64 so that quantisation experiments are not limited by float32's 24-bit mantissa.
-    Taught in ``01_sound_and_sampling``.
+    Taught in ``01_sound_and_sampling``; ``02_spectrum`` uses it too.
     """
     y = librosa.tone(freq, sr=sr, length=n_samples(duration, sr), phi=phase - np.pi / 2)
     return amplitude * y.astype(np.float64)
@@ -114,7 +127,7 @@ def sum_of_sinusoids(freqs, amplitudes, duration: float, sr: float, phases=None)
 def fade(y: np.ndarray, sr: float, seconds: float = 0.01) -> np.ndarray:
     """``y`` with short raised-cosine fades in and out, so that a player does not click.
 
-    Taught in ``01_sound_and_sampling``.
+    Taught in ``01_sound_and_sampling``; ``02_spectrum`` uses it too.
     """
     n = min(n_samples(seconds, sr), len(y) // 2)
     if n == 0:
@@ -131,7 +144,7 @@ def play(y: np.ndarray, sr: float, label: str | None = None) -> None:
     normalisation, so that a softer tone *sounds* softer and nobody gets a full-scale sine in
     their headphones.
 
-    Taught in ``01_sound_and_sampling``.
+    Taught in ``01_sound_and_sampling``; ``02_spectrum`` uses it too.
     """
     plots.play(y, sr, label, normalize=False)
 
@@ -142,7 +155,8 @@ def play(y: np.ndarray, sr: float, label: str | None = None) -> None:
 def nyquist(rate: float) -> float:
     """The Nyquist frequency, half the sample rate: the highest frequency a rate can hold.
 
-    Taught in ``01_sound_and_sampling``.
+    Used by :func:`course_utils.sound.spectrum.alias_table` (``01_sound_and_sampling``, which
+    teaches the limit).
     """
     return rate / 2
 
@@ -221,7 +235,7 @@ def decimate_naive(y: np.ndarray, factor: int) -> np.ndarray:
 def quantization_levels(bits: int) -> int:
     """How many values a ``bits``-bit sample can take: ``2 ** bits`` (16 bits: 65,536).
 
-    Taught in ``01_sound_and_sampling``.
+    Used by :func:`quantization_table` and :func:`plot_quantization` (``01_sound_and_sampling``).
     """
     return 2 ** int(bits)
 
@@ -229,7 +243,7 @@ def quantization_levels(bits: int) -> int:
 def quantization_step(bits: int) -> float:
     """The distance between two neighbouring levels on the full scale [-1, 1): ``2 / 2**bits``.
 
-    Taught in ``01_sound_and_sampling``.
+    Used by :func:`plot_quantization` (``01_sound_and_sampling``).
     """
     return 2.0 / quantization_levels(bits)
 
@@ -253,7 +267,7 @@ def snr_db(reference: np.ndarray, test: np.ndarray) -> float:
 
     ``10 log10( sum(reference**2) / sum((test - reference)**2) )``; infinite for a perfect copy.
 
-    Taught in ``01_sound_and_sampling``.
+    Taught in ``01_sound_and_sampling``; ``02_spectrum`` measures a resynthesis with it.
     """
     reference = np.asarray(reference, dtype=float)
     noise = np.asarray(test, dtype=float) - reference
@@ -306,6 +320,9 @@ def quantization_table(
     return pd.DataFrame(rows)
 
 
+# --------------------------------------------------------------------------------------
+# One recorded clip
+# --------------------------------------------------------------------------------------
 def describe_clip(path: str | Path, top_db: float = 30.0) -> dict:
     """The facts of one audio file, read at its own sample rate.
 
@@ -420,7 +437,7 @@ def plot_sampling(freq: float, rate: float, ax: plt.Axes | None = None, window: 
     60 sample intervals) is drawn from ``start`` s on; the rebuilt curve (dashed) is the
     band-limited interpolation of :func:`sinc_reconstruct`, a tone at :func:`alias_frequency`.
 
-    Taught in ``01_sound_and_sampling``.
+    Used by :func:`aliasing_explorer` (``01_sound_and_sampling``).
     """
     ax = ax or plt.gca()
     alias = alias_frequency(freq, rate)
@@ -456,7 +473,7 @@ def plot_folding(rate: float, freq: float | None = None, fmax: float | None = No
 
     The zig-zag "folds" the frequency axis at multiples of ``rate / 2``; ``freq`` is marked.
 
-    Taught in ``01_sound_and_sampling``.
+    Used by :func:`aliasing_explorer` (``01_sound_and_sampling``).
     """
     ax = ax or plt.gca()
     fmax = fmax or 2.5 * rate

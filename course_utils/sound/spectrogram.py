@@ -1,6 +1,21 @@
 """The short-time Fourier transform and the spectrogram, for teaching.
 
-Taught in ``03_spectrogram``.
+Taught in ``03_spectrogram``. ``14_raw_waveform`` measures with :func:`band_energy_share` what
+resampling to a lower rate throws away, and ``04_mel_scale``'s voice summary
+(:func:`course_utils.sound.mel.spectral_summary`) takes its share of energy above 4 kHz from
+:func:`energy_share_above`.
+
+The idea: speech changes every few milliseconds, so one spectrum of a whole clip blurs its
+sounds together. The STFT cuts the signal into short, overlapping frames, multiplies each by a
+window and takes the spectrum of each; side by side, one column per frame, the spectra form the
+spectrogram, a picture of frequency against time. For frame :math:`m`, hop :math:`H` and a
+window :math:`w` of :math:`N` samples,
+
+.. math:: X[m, k] = \\sum_{n=0}^{N-1} x[n + mH]\\, w[n]\\, e^{-2\\pi i k n / N}, \\qquad k = 0, \\dots, N/2.
+
+A window of :math:`N` samples at :math:`sr` Hz lasts :math:`N / sr` s, and its bins lie
+:math:`sr / N` Hz apart: a longer window resolves frequency more finely and time more coarsely.
+No window does both; that is the time/frequency trade-off.
 
 The STFT itself is :func:`librosa.stft`; this module wraps it and adds what a chapter about
 it needs: a tiny explicit frame-by-frame version (:func:`stft_by_hand`, checked against
@@ -8,6 +23,28 @@ librosa in the tests), the time and frequency resolution of a window (:func:`res
 test signals that make the time/frequency trade-off visible (:func:`tones_and_clicks`,
 :func:`chirp`), a rough silence / voiced / noise labelling of speech frames
 (:func:`speech_regions`), and the figures of the chapter.
+
+=============================================  ================================================
+helper                                         what it does
+=============================================  ================================================
+:func:`stft_by_hand`                           the STFT frame by frame, as the formula says
+:func:`stft_db`                                magnitude spectrogram in dB (``librosa.stft``)
+:func:`resolution` / :func:`resolution_table`  window and hop in ms, bin spacing in Hz
+:func:`tones_and_clicks` / :func:`chirp`       test signals for the trade-off
+:func:`resolves`                               does a setting show two tones and two clicks?
+:func:`frame_levels_db`                        each frame's energy, dB re the loudest frame
+:func:`speech_regions`                         silence / voiced / noise regions of speech;
+                                               :func:`region_time` a moment of one kind
+:func:`regions_table`                          seconds of each kind per clip, and how much of
+                                               their energy lies high (:func:`region_summary`)
+:func:`energy_share_above`                     share of the energy above a cut-off;
+                                               :func:`band_energy_share` of a signal
+:func:`cepstral_envelope`                      the smooth envelope (formants) of a spectrum
+=============================================  ================================================
+
+Plotting helpers: :func:`plot_spectrogram`, :func:`plot_stft_steps`, :func:`plot_tradeoff`,
+:func:`plot_linear_vs_db`, :func:`plot_regions`, :func:`plot_frame_spectra`, and
+:func:`explorer` (sliders for the window and the hop).
 
 Conventions (as in librosa): ``n_fft`` is the window length in samples, ``hop_length`` the
 step between frames; frames are centred (frame ``m`` is centred at sample ``m * hop_length``,
@@ -37,8 +74,6 @@ REGION_COLOURS = {"silence": "0.55", "voiced": "tab:green", "noise": "tab:orange
 # --------------------------------------------------------------------------------------
 # The transform
 # --------------------------------------------------------------------------------------
-
-
 def stft_by_hand(y: np.ndarray, n_fft: int = 1024, hop_length: int = 256, window: str = "hann") -> np.ndarray:
     """The STFT written out frame by frame (for reading, not for use): complex ``(1 + n_fft // 2, frames)``.
 
@@ -47,6 +82,8 @@ def stft_by_hand(y: np.ndarray, n_fft: int = 1024, hop_length: int = 256, window
     values of their discrete Fourier transform (the rest mirror them for a real signal).
     Equals ``librosa.stft(y, n_fft=n_fft, hop_length=hop_length, window=window)`` up to
     rounding; use that one in practice: it is the same computation, vectorised.
+
+    Taught in ``03_spectrogram``, which draws its steps with :func:`plot_stft_steps`.
     """
     y = np.asarray(y, dtype=np.float64)
     w = scipy.signal.get_window(window, n_fft, fftbins=True)  # periodic, as librosa uses
@@ -72,6 +109,8 @@ def stft_db(
     With ``ref=np.max`` (default) 0 dB is the loudest bin of this signal and everything
     else is negative; ``top_db`` cuts the floor that far below the maximum (``None``: no cut).
     Shape ``(1 + n_fft // 2, frames)``.
+
+    Taught in ``03_spectrogram``.
     """
     S = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop_length, window=window))
     return librosa.amplitude_to_db(S, ref=ref, top_db=top_db)
@@ -79,7 +118,8 @@ def stft_db(
 
 @dataclass(frozen=True)
 class Resolution:
-    """Time and frequency resolution of one STFT setting (see :func:`resolution`)."""
+    """Time and frequency resolution of one STFT setting: what :func:`resolution` returns
+    (``03_spectrogram``)."""
 
     n_fft: int
     hop_length: int
@@ -93,6 +133,8 @@ def resolution(sr: int, n_fft: int, hop_length: int | None = None) -> Resolution
     """Window length and hop in ms, and the spacing of the frequency bins in Hz (``sr / n_fft``).
 
     ``hop_length=None`` means ``n_fft // 4`` (librosa's default).
+
+    Taught in ``03_spectrogram``.
     """
     hop_length = n_fft // 4 if hop_length is None else hop_length
     return Resolution(
@@ -106,7 +148,10 @@ def resolution(sr: int, n_fft: int, hop_length: int | None = None) -> Resolution
 
 
 def resolution_table(sr: int, n_ffts=(256, 512, 1024, 2048, 4096), hop_fraction: float = 0.25) -> pd.DataFrame:
-    """One row per window length: window and hop in samples and ms, bin spacing in Hz, frames per second."""
+    """One row per window length: window and hop in samples and ms, bin spacing in Hz, frames per second.
+
+    Taught in ``03_spectrogram``.
+    """
     rows = []
     for n in n_ffts:
         r = resolution(sr, n, max(1, int(round(n * hop_fraction))))
@@ -126,8 +171,6 @@ def resolution_table(sr: int, n_ffts=(256, 512, 1024, 2048, 4096), hop_fraction:
 # --------------------------------------------------------------------------------------
 # Test signals and what a window can resolve
 # --------------------------------------------------------------------------------------
-
-
 def tones_and_clicks(
     sr: int = 22050,
     duration: float = 1.0,
@@ -139,7 +182,9 @@ def tones_and_clicks(
     """Two steady tones close in frequency plus two clicks close in time (float32).
 
     The tones need a long window to be seen apart, the clicks a short one: no single
-    window shows both (the time/frequency trade-off of ``03_spectrogram``).
+    window shows both (the time/frequency trade-off).
+
+    Taught in ``03_spectrogram``.
     """
     t = np.arange(int(round(duration * sr))) / sr
     y = sum(tone_amp * np.sin(2 * np.pi * f * t) for f in freqs)
@@ -149,7 +194,10 @@ def tones_and_clicks(
 
 
 def chirp(sr: int = 22050, duration: float = 0.5, f0: float = 500.0, f1: float = 4500.0, amp: float = 0.5) -> np.ndarray:
-    """A linear sweep from ``f0`` to ``f1`` Hz (``scipy.signal.chirp``), faded in and out (float32)."""
+    """A linear sweep from ``f0`` to ``f1`` Hz (``scipy.signal.chirp``), faded in and out (float32).
+
+    Taught in ``03_spectrogram``.
+    """
     t = np.arange(int(round(duration * sr))) / sr
     y = amp * scipy.signal.chirp(t, f0=f0, t1=duration, f1=f1, method="linear")
     fade = min(len(y) // 10, int(0.01 * sr))
@@ -181,6 +229,8 @@ def resolves(
     hold two peaks at least ``prominence_db`` high. Clicks: the level above 3 kHz (where the
     tones have no energy), frame by frame around the clicks, must hold two such peaks.
     Returns ``{"tones": bool, "clicks": bool}``.
+
+    Taught in ``03_spectrogram``.
     """
     S = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop_length)) ** 2
     f = librosa.fft_frequencies(sr=sr, n_fft=n_fft)
@@ -198,6 +248,13 @@ def resolves(
 # --------------------------------------------------------------------------------------
 # Speech: silence, voiced, noise
 # --------------------------------------------------------------------------------------
+def frame_levels_db(y: np.ndarray, sr: int, n_fft: int = 1024, hop_length: int = 256) -> np.ndarray:
+    """Energy of every STFT frame in dB relative to the loudest frame (0 dB = loudest, all others negative).
+
+    Taught in ``03_spectrogram``; :func:`region_time` and :func:`region_summary` use it.
+    """
+    e = (np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop_length)) ** 2).sum(axis=0)
+    return 10 * np.log10(np.maximum(e, 1e-20) / max(e.max(), 1e-20))
 
 
 def speech_regions(
@@ -224,6 +281,8 @@ def speech_regions(
     aid with fixed thresholds, not a phonetic segmentation: a voiced fricative such as /z/
     may be labelled voiced or noise. Returns one row per region: ``label``, ``start`` and
     ``end`` (s), ``duration`` (s), ``hf_share`` (mean share of energy above the cutoff).
+
+    Taught in ``03_spectrogram``.
     """
     S = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop_length)) ** 2
     f = librosa.fft_frequencies(sr=sr, n_fft=n_fft)
@@ -262,6 +321,8 @@ def region_time(y: np.ndarray, sr: int, regions: pd.DataFrame, label: str, how: 
     ``how="loudest"``: the loudest frame inside those regions (for *voiced*, usually the
     middle of a stressed vowel); ``how="middle"``: the middle of the longest such region
     (for *silence*, a moment far from any speech).
+
+    Taught in ``03_spectrogram``.
     """
     part = regions[regions["label"] == label]
     if part.empty:
@@ -281,27 +342,13 @@ def region_time(y: np.ndarray, sr: int, regions: pd.DataFrame, label: str, how: 
     return float(t[np.flatnonzero(inside)[np.argmax(levels[inside])]])
 
 
-def energy_share_above(S: np.ndarray, freqs: np.ndarray, cutoff_hz: float) -> float:
-    """Share (0 to 1) of the energy of a power spectrogram ``S`` (frequency bins x frames, bin
-    frequencies ``freqs`` in Hz) that lies in the bins at or above ``cutoff_hz``; 0 for silence.
-    Taught in ``03_spectrogram`` (what lies above 4 kHz in voiced and in noisy regions); used by
-    ``04_mel_scale``'s voice summary (:func:`course_utils.sound.mel.spectral_summary`)."""
-    total = S.sum()
-    return float(S[np.asarray(freqs) >= cutoff_hz].sum() / total) if total > 0 else 0.0
-
-
-def band_energy_share(y: np.ndarray, sr: int, cutoff_hz: float = 4000.0, n_fft: int = 2048, hop_length: int = 512) -> float:
-    """Share (0 to 1) of a signal's spectral energy at or above ``cutoff_hz`` (its power
-    spectrogram, summed over time: :func:`energy_share_above`). Taught in ``03_spectrogram``;
-    ``14_raw_waveform`` measures with it what resampling to ``2 * cutoff_hz`` throws away."""
-    S = np.abs(librosa.stft(np.asarray(y, dtype=np.float32), n_fft=n_fft, hop_length=hop_length)) ** 2
-    return energy_share_above(S, librosa.fft_frequencies(sr=sr, n_fft=n_fft), cutoff_hz)
-
-
 def region_summary(y: np.ndarray, sr: int, **kwargs) -> dict:
     """Seconds of silence, voiced and noise (:func:`speech_regions`) in one clip, the mean
     share of energy above the cutoff in voiced and in noise regions (duration-weighted, NaN
-    where a clip has none) and the clip's noise floor (its 10 % quietest frame, dB re. the loudest)."""
+    where a clip has none) and the clip's noise floor (its 10 % quietest frame, dB re. the loudest).
+
+    Used by :func:`regions_table` (``03_spectrogram``).
+    """
     regions = speech_regions(y, sr, **kwargs)
     out = {}
     for label in REGION_COLOURS:
@@ -318,6 +365,8 @@ def regions_table(meta: pd.DataFrame, progress: bool = True) -> pd.DataFrame:
     """:func:`region_summary` of every clip of ``meta`` (column ``path``), with its statement and actor.
 
     ``progress``: a bar over the clips (:func:`course_utils.base.jupyter.progress`).
+
+    Taught in ``03_spectrogram``.
     """
     rows = []
     clips = jupyter.progress(meta.itertuples(), total=len(meta), desc="speech regions", unit="clip",
@@ -329,10 +378,35 @@ def regions_table(meta: pd.DataFrame, progress: bool = True) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------------------
+# Energy above a cut-off
+# --------------------------------------------------------------------------------------
+def energy_share_above(S: np.ndarray, freqs: np.ndarray, cutoff_hz: float) -> float:
+    """Share (0 to 1) of the energy of a power spectrogram ``S`` (frequency bins x frames, bin
+    frequencies ``freqs`` in Hz) that lies in the bins at or above ``cutoff_hz``; 0 for silence.
+
+    Used by ``04_mel_scale``'s voice summary (:func:`course_utils.sound.mel.spectral_summary`)
+    and by :func:`band_energy_share` (``14_raw_waveform``). The idea is that of
+    ``03_spectrogram``, where :func:`speech_regions` measures the same share frame by frame to
+    tell noise from voiced speech.
+    """
+    total = S.sum()
+    return float(S[np.asarray(freqs) >= cutoff_hz].sum() / total) if total > 0 else 0.0
+
+
+def band_energy_share(y: np.ndarray, sr: int, cutoff_hz: float = 4000.0, n_fft: int = 2048, hop_length: int = 512) -> float:
+    """Share (0 to 1) of a signal's spectral energy at or above ``cutoff_hz`` (its power
+    spectrogram, summed over time: :func:`energy_share_above`).
+
+    Used by ``14_raw_waveform``, which measures with it what resampling to ``2 * cutoff_hz``
+    throws away; the idea of ``03_spectrogram`` (energy above a cut-off).
+    """
+    S = np.abs(librosa.stft(np.asarray(y, dtype=np.float32), n_fft=n_fft, hop_length=hop_length)) ** 2
+    return energy_share_above(S, librosa.fft_frequencies(sr=sr, n_fft=n_fft), cutoff_hz)
+
+
+# --------------------------------------------------------------------------------------
 # Figures
 # --------------------------------------------------------------------------------------
-
-
 def plot_spectrogram(
     S_db: np.ndarray,
     sr: int,
@@ -347,6 +421,8 @@ def plot_spectrogram(
 
     ``fmax`` limits the frequency axis; ``vmin`` fixes the bottom of the colour scale.
     Returns the image (for a shared colour bar).
+
+    Taught in ``03_spectrogram``.
     """
     ax = ax or plt.gca()
     n_fft = 2 * (S_db.shape[0] - 1)
@@ -379,6 +455,8 @@ def plot_stft_steps(
     2. each of those frames after multiplying it by the window;
     3. each frame's magnitude spectrum (dB);
     4. all spectra side by side: the spectrogram, with the shown frames outlined.
+
+    Taught in ``03_spectrogram``.
     """
     colours = plt.cm.tab10(np.arange(n_shown))
     X = stft_by_hand(y, n_fft=n_fft, hop_length=hop_length)
@@ -435,6 +513,8 @@ def plot_tradeoff(y: np.ndarray, sr: int, n_ffts=(256, 1024, 4096), hop_fraction
     """The same signal under several window lengths, side by side (dB, one colour scale).
 
     ``tlim`` (s) and ``flim`` (Hz) zoom into a part of the picture.
+
+    Taught in ``03_spectrogram``.
     """
     fig, axes = plt.subplots(1, len(n_ffts), figsize=(4.2 * len(n_ffts), 3.6), sharey=True, constrained_layout=True)
     img = None
@@ -453,11 +533,30 @@ def plot_tradeoff(y: np.ndarray, sr: int, n_ffts=(256, 1024, 4096), hop_fraction
     return fig
 
 
+def plot_linear_vs_db(y: np.ndarray, sr: int, n_fft: int = 1024, hop_length: int = 256, fmax: float | None = None,
+                      title: str = "") -> plt.Figure:
+    """The same spectrogram with magnitudes drawn linearly (left) and in dB (right).
+
+    Taught in ``03_spectrogram``.
+    """
+    S = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop_length))
+    fig, (a, b) = plt.subplots(1, 2, figsize=(13, 3.8), sharey=True, constrained_layout=True)
+    img = plot_spectrogram(S / S.max(), sr, hop_length, ax=a, fmax=fmax, colorbar=False,
+                           title=f"{title}magnitude, linear (1 = max)")
+    plt.colorbar(img, ax=a, label="magnitude (1 = max)")
+    plot_spectrogram(librosa.amplitude_to_db(S, ref=np.max, top_db=80), sr, hop_length, ax=b, fmax=fmax,
+                     title=f"{title}magnitude in dB: amplitude_to_db(ref=max, top_db=80)")
+    b.set_ylabel("")
+    return fig
+
+
 def plot_regions(y: np.ndarray, sr: int, regions: pd.DataFrame, n_fft: int = 1024, hop_length: int = 256,
                  title: str | None = None, fmax: float | None = None) -> plt.Figure:
     """Spectrogram of a speech clip with its regions (:func:`speech_regions`) as coloured bands above it.
 
     Below it, the waveform with the same bands, so that the regions can be found by ear.
+
+    Taught in ``03_spectrogram``.
     """
     fig, (ax_s, ax_w) = plt.subplots(2, 1, figsize=(12, 6.5), height_ratios=[3, 1.2], sharex=True, constrained_layout=True)
     plot_spectrogram(stft_db(y, n_fft, hop_length), sr, hop_length, ax=ax_s, fmax=fmax, vmin=-80,
@@ -486,6 +585,8 @@ def cepstral_envelope(magnitude: np.ndarray, sr: int, f0: float, keep: float = 0
     slow part, the *quefrencies* below ``keep / f0`` seconds, is the envelope (the formants),
     the fast part the harmonic ripple. Keeping only the slow part and transforming back
     gives the envelope.
+
+    Used by :func:`plot_frame_spectra` (``03_spectrogram``).
     """
     log_mag = np.log(np.maximum(np.asarray(magnitude, dtype=float), 1e-10))
     ceps = np.fft.irfft(log_mag)
@@ -504,6 +605,8 @@ def plot_frame_spectra(y: np.ndarray, sr: int, times: dict[str, float], n_fft: i
     marks the multiples of a fundamental frequency in that label's panel and draws the
     spectral envelope (:func:`cepstral_envelope`), whose peaks are the formants. All panels
     share one reference: 0 dB is the largest value of any of them.
+
+    Taught in ``03_spectrogram``.
     """
     w = scipy.signal.get_window("hann", n_fft, fftbins=True)
     freqs = np.fft.rfftfreq(n_fft, 1 / sr)
@@ -536,31 +639,9 @@ def plot_frame_spectra(y: np.ndarray, sr: int, times: dict[str, float], n_fft: i
     return fig
 
 
-def frame_levels_db(y: np.ndarray, sr: int, n_fft: int = 1024, hop_length: int = 256) -> np.ndarray:
-    """Energy of every STFT frame in dB relative to the loudest frame (0 dB = loudest, all others negative)."""
-    e = (np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop_length)) ** 2).sum(axis=0)
-    return 10 * np.log10(np.maximum(e, 1e-20) / max(e.max(), 1e-20))
-
-
-def plot_linear_vs_db(y: np.ndarray, sr: int, n_fft: int = 1024, hop_length: int = 256, fmax: float | None = None,
-                      title: str = "") -> plt.Figure:
-    """The same spectrogram with magnitudes drawn linearly (left) and in dB (right)."""
-    S = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop_length))
-    fig, (a, b) = plt.subplots(1, 2, figsize=(13, 3.8), sharey=True, constrained_layout=True)
-    img = plot_spectrogram(S / S.max(), sr, hop_length, ax=a, fmax=fmax, colorbar=False,
-                           title=f"{title}magnitude, linear (1 = max)")
-    plt.colorbar(img, ax=a, label="magnitude (1 = max)")
-    plot_spectrogram(librosa.amplitude_to_db(S, ref=np.max, top_db=80), sr, hop_length, ax=b, fmax=fmax,
-                     title=f"{title}magnitude in dB: amplitude_to_db(ref=max, top_db=80)")
-    b.set_ylabel("")
-    return fig
-
-
 # --------------------------------------------------------------------------------------
 # Interactive
 # --------------------------------------------------------------------------------------
-
-
 def _figure_png(fig: plt.Figure) -> Image:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
@@ -576,6 +657,8 @@ def explorer(y: np.ndarray, sr: int, n_ffts=(256, 512, 1024, 2048, 4096), hops=(
     JupyterLab). In a headless run (:func:`course_utils.base.jupyter.headless`) only the
     starting figure is drawn and no widget is created. Returns ``(widget box or None, redraw
     function)``; ``redraw(n_fft, hop_length)`` draws a setting from code.
+
+    Taught in ``03_spectrogram``.
     """
     def figure(n: int, hop: int) -> plt.Figure:
         r = resolution(sr, n, hop)

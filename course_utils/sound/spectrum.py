@@ -1,7 +1,15 @@
 """The spectrum of a signal: the FFT, its frequency axis, harmonics and the fundamental (f0).
 
-Taught in ``02_spectrum``; ``01_sound_and_sampling`` uses :func:`peak_frequency` to check an
-alias frequency.
+Taught in ``02_spectrum``. ``01_sound_and_sampling`` measures aliases with :func:`peak_frequency`
+and :func:`alias_table`; ``05_eda`` tracks every clip's pitch with :func:`track_f0` (through
+:func:`course_utils.sound.eda.clip_acoustics`) and flags artefacts with :func:`at_search_edge`;
+every chapter that tracks pitch searches the course's f0 range (:data:`SPEECH_FMIN` to
+:data:`SPEECH_FMAX`), and ``10_augmentation`` measures pitch shifts with :func:`semitones`.
+
+The intuition: every periodic sound is a sum of sinusoids (Fourier), and its spectrum lists how
+much of each frequency it holds. A voiced sound is periodic with the period of the vocal folds:
+its spectrum is a comb of *harmonics* at ``k * f0``, and the fundamental frequency ``f0`` is what
+we hear as its pitch.
 
 The discrete Fourier transform of ``N`` samples taken at ``sr`` Hz,
 
@@ -9,7 +17,9 @@ The discrete Fourier transform of ``N`` samples taken at ``sr`` Hz,
 
 measures how much of a sinusoid of frequency :math:`k \\cdot sr / N` Hz is in the signal;
 ``numpy.fft.rfft`` computes it with the fast Fourier transform and ``numpy.fft.rfftfreq``
-gives the frequency of every bin. Two neighbouring bins are :math:`sr / N` Hz apart.
+gives the frequency of every bin. Two neighbouring bins are :math:`sr / N` Hz apart. The ear
+hears ratios of frequencies, so pitch intervals are measured in semitones,
+:math:`12 \\log_2(f_2 / f_1)` (an octave is 12).
 
 ================================  ====================================================
 helper                            what it does
@@ -18,10 +28,11 @@ helper                            what it does
 :func:`bin_frequency`             frequency of bin ``k``: ``k * sr / n_fft``
 :func:`frequency_resolution`      bin spacing ``sr / n_fft``
 :func:`to_db`                     amplitudes in dB (``20 log10``)
-:func:`peak_frequency`            the strongest frequency of a signal
+:func:`leakage_table`             how far a tone's energy leaks, per window
+:func:`peak_frequency`            the strongest frequency of a signal; :func:`alias_table`
+                                  the alias of sampled tones, by formula and measured
 :func:`pick_peaks`                spectral peaks (``scipy.signal.find_peaks``) with phases
 :func:`resynthesize`              the sum of sinusoids the peaks describe
-:func:`leakage_table`             how far a tone's energy leaks, per window
 :func:`find_harmonics`            the peaks at (about) ``k * f0``; :func:`harmonic_f0`
                                   the fundamental they imply
 :func:`track_f0`                  f0 over a clip with ``librosa.pyin``, silent frames gated
@@ -29,11 +40,13 @@ helper                            what it does
 :func:`f0_summary`                those statistics for many files, pooled per group
 :func:`semitones`                 the distance of two frequencies in semitones
 :func:`at_search_edge`            f0 values at the edge of the search range (artefacts)
+:func:`steady_voiced_frame`       a frame that shows harmonics well; :func:`noisy_frame`
+                                  one of noise (a fricative)
 ================================  ====================================================
 
 Plotting helpers: :func:`plot_components`, :func:`plot_spectrum`, :func:`mark_harmonics`,
-:func:`plot_time_and_frequency`, :func:`plot_f0_track`, :func:`plot_f0_contours`,
-:func:`plot_f0_survey`, :func:`hz_log_axis`.
+:func:`plot_time_and_frequency`, :func:`plot_leakage`, :func:`plot_f0_track`,
+:func:`plot_f0_contours`, :func:`plot_f0_survey`, :func:`hz_log_axis`.
 """
 
 from __future__ import annotations
@@ -103,7 +116,8 @@ def magnitude_spectrum(x: np.ndarray, sr: float, n_fft: int | None = None, windo
     ``scipy.signal.get_window`` knows), zero-padded to ``n_fft`` samples (default:
     ``len(x)``) and transformed with ``numpy.fft.rfft``. The amplitudes are scaled by
     ``2 / sum(window)``, so that a sine of amplitude ``A`` whose frequency falls on a bin
-    shows a peak of height ``A``. Taught in ``02_spectrum``.
+    shows a peak of height ``A``. Taught in ``02_spectrum``; ``01_sound_and_sampling`` measures
+    with it how much of a recording's energy lies above a new Nyquist limit.
     """
     x = np.asarray(x, dtype=float)
     n_fft = n_fft or len(x)
@@ -117,7 +131,7 @@ def magnitude_spectrum(x: np.ndarray, sr: float, n_fft: int | None = None, windo
 def complex_spectrum(x: np.ndarray, sr: float, n_fft: int | None = None, window: str = "hann") -> tuple[np.ndarray, np.ndarray]:
     """Like :func:`magnitude_spectrum`, but the complex bins (amplitude and phase).
 
-    Taught in ``02_spectrum``.
+    Used by :func:`pick_peaks` (``02_spectrum``), which keeps the phases.
     """
     x = np.asarray(x, dtype=float)
     n_fft = n_fft or len(x)
@@ -128,10 +142,34 @@ def complex_spectrum(x: np.ndarray, sr: float, n_fft: int | None = None, window:
 def to_db(mag: np.ndarray, ref: float = 1.0, floor_db: float = -120.0) -> np.ndarray:
     """Amplitudes in dB relative to ``ref`` (``20 log10(mag / ref)``), never below ``floor_db``.
 
-    Taught in ``02_spectrum``.
+    Used by :func:`plot_spectrum`, :func:`pick_peaks`, :func:`find_harmonics` and
+    :func:`leakage_table` (``02_spectrum``).
     """
     mag = np.asarray(mag, dtype=float)
     return np.maximum(20 * np.log10(np.maximum(mag, 1e-12) / ref), floor_db)
+
+
+def leakage_table(sr: float = 22_050, n_fft: int = 1024, bin=46, offsets=(0.0, 0.5), windows=("boxcar", "hann"), distances=(5, 20), floor_db: float = -120.0) -> pd.DataFrame:
+    """How a window changes the spectrum of a pure tone of ``n_fft`` samples.
+
+    For a tone at ``bin + offset`` bins (``offset`` 0: exactly on a bin; 0.5: half-way
+    between two) and each window: the ``peak`` level (dB re the tone's amplitude: below 0
+    when the tone falls between bins, the "scalloping loss") and the level ``d`` bins
+    away from the peak (leakage), floored at ``floor_db``. ``boxcar`` is no window at all.
+
+    Taught in ``02_spectrum``.
+    """
+    rows = []
+    for offset in offsets:
+        x = np.sin(2 * np.pi * (bin + offset) * np.arange(n_fft) / n_fft)
+        for window in windows:
+            _, mag = magnitude_spectrum(x, sr, window=window)
+            row = {"tone (bins)": bin + offset, "tone (Hz)": round(float(bin_frequency(bin + offset, sr, n_fft)), 2), "window": window}
+            row["peak (dB)"] = round(float(to_db(mag.max(), floor_db=floor_db)), 2) + 0.0  # + 0.0: no "-0.0"
+            for d in distances:
+                row[f"{d} bins away (dB)"] = round(float(to_db(mag[bin + d] / mag.max(), floor_db=floor_db)), 1) + 0.0
+            rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def peak_frequency(x: np.ndarray, sr: float, window: str = "hann") -> float:
@@ -139,7 +177,9 @@ def peak_frequency(x: np.ndarray, sr: float, window: str = "hann") -> float:
 
     Resolution ``sr / len(x)``: a 1-second signal is measured to 1 Hz.
 
-    Taught in ``02_spectrum``.
+    Used by ``01_sound_and_sampling`` (directly and through :func:`alias_table`) to measure
+    the frequency an aliased tone is heard at; the spectrum itself is the subject of
+    ``02_spectrum``.
     """
     freqs, mag = magnitude_spectrum(x, sr, window=window)
     return float(freqs[1 + np.argmax(mag[1:])])
@@ -169,10 +209,8 @@ def alias_table(pairs, duration: float = 1.0) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------------------
-# One clip
+# Peaks, resynthesis and harmonics
 # --------------------------------------------------------------------------------------
-
-
 def pick_peaks(
     x: np.ndarray,
     sr: float,
@@ -263,29 +301,6 @@ def harmonic_f0(harmonics: pd.DataFrame) -> float:
     return float(np.sum(k * real["found (Hz)"].to_numpy(dtype=float)) / np.sum(k * k))
 
 
-def leakage_table(sr: float = 22_050, n_fft: int = 1024, bin=46, offsets=(0.0, 0.5), windows=("boxcar", "hann"), distances=(5, 20), floor_db: float = -120.0) -> pd.DataFrame:
-    """How a window changes the spectrum of a pure tone of ``n_fft`` samples.
-
-    For a tone at ``bin + offset`` bins (``offset`` 0: exactly on a bin; 0.5: half-way
-    between two) and each window: the ``peak`` level (dB re the tone's amplitude: below 0
-    when the tone falls between bins, the "scalloping loss") and the level ``d`` bins
-    away from the peak (leakage), floored at ``floor_db``. ``boxcar`` is no window at all.
-
-    Taught in ``02_spectrum``.
-    """
-    rows = []
-    for offset in offsets:
-        x = np.sin(2 * np.pi * (bin + offset) * np.arange(n_fft) / n_fft)
-        for window in windows:
-            _, mag = magnitude_spectrum(x, sr, window=window)
-            row = {"tone (bins)": bin + offset, "tone (Hz)": round(float(bin_frequency(bin + offset, sr, n_fft)), 2), "window": window}
-            row["peak (dB)"] = round(float(to_db(mag.max(), floor_db=floor_db)), 2) + 0.0  # + 0.0: no "-0.0"
-            for d in distances:
-                row[f"{d} bins away (dB)"] = round(float(to_db(mag[bin + d] / mag.max(), floor_db=floor_db)), 1) + 0.0
-            rows.append(row)
-    return pd.DataFrame(rows)
-
-
 # --------------------------------------------------------------------------------------
 # The fundamental frequency
 # --------------------------------------------------------------------------------------
@@ -367,7 +382,8 @@ def semitones(f_from, f_to):
     hears ratios, not differences, which is why pitch ranges of voices are compared in
     semitones.
 
-    Taught in ``02_spectrum``.
+    Taught in ``02_spectrum``; ``10_augmentation`` measures pitch shifts with it, and ``05_eda``
+    uses it through :func:`course_utils.sound.eda.semitones`.
     """
     return 12.0 * np.log2(np.divide(f_to, f_from))  # numbers, arrays and pandas objects alike
 
@@ -389,7 +405,7 @@ def values_stats(f0: np.ndarray, low: float = 5.0, high: float = 95.0) -> dict:
     ``f0`` holds the f0 values (Hz) of voiced frames; NaNs are ignored. All NaN (and 0 frames)
     when there is none.
 
-    Taught in ``02_spectrum``.
+    Used by :func:`f0_stats` and :func:`f0_summary` (``02_spectrum``).
     """
     v = np.asarray(f0, dtype=float)
     v = v[np.isfinite(v)]
@@ -412,8 +428,8 @@ def f0_summary(paths, groups=None, sr: int = audio.COURSE_SR, *, progress: bool 
     files are pooled: the statistics of :func:`values_stats` are computed over all voiced
     frames of a group's files together, with ``clips`` counting the files; ``at search edge``
     is True where the group's 5th or 95th percentile lies at the edge of the search range
-    (:func:`at_search_edge`: an artefact of the tracker, not the voice's range). About 0.8 s per
-    3-s clip at 22,050 Hz. ``progress``: a bar over the files
+    (:func:`at_search_edge`: an artefact of the tracker, not the voice's range). pyin is slow
+    (it tries every candidate period in every frame). ``progress``: a bar over the files
     (:func:`course_utils.base.jupyter.progress`); ``None`` (default) shows it for
     :data:`PROGRESS_MIN_FILES` files or more only, so a call on a few clips (a second or two)
     prints nothing, e.g. in a cell whose output the tests compare. Taught in ``02_spectrum``.
@@ -439,6 +455,9 @@ def f0_summary(paths, groups=None, sr: int = audio.COURSE_SR, *, progress: bool 
     return pd.DataFrame(rows).set_index("group")
 
 
+# --------------------------------------------------------------------------------------
+# Frames worth a look
+# --------------------------------------------------------------------------------------
 def steady_voiced_frame(track: F0Track, y: np.ndarray, tolerance: float = 0.03) -> int:
     """The frame best suited to show harmonics: voiced, f0 steady, loud.
 
@@ -633,7 +652,7 @@ def plot_components(freqs, amplitudes, sr: float = 22_050, periods: float = 3.0,
 def hz_log_axis(ax: plt.Axes, ticks=(50, 60, 80, 100, 120, 150, 200, 250, 300, 400, 500, 600, 800)) -> plt.Axes:
     """Put the y axis of ``ax`` on a log scale with plain-number ticks in Hz (inside its limits).
 
-    Taught in ``02_spectrum``.
+    Used by :func:`plot_f0_contours` and :func:`plot_f0_survey` (``02_spectrum``).
     """
     ax.set_yscale("log")
     lo, hi = ax.get_ylim()

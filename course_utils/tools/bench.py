@@ -19,7 +19,9 @@ peak resident memory (``ru_maxrss``) is its own and one measurement cannot warm 
 Numbers depend on the machine and on what else runs on it: ``bench.json`` records the CPU count,
 versions and the settings. Taught in ``06_preprocessing`` (readers and throughput, with
 :mod:`course_utils.learning.pipeline`); the README's run-time estimate for the full course comes from
-it. Command line: ``python -m course_utils bench`` (``make bench``).
+it, and ``99_results`` prints its last result (:func:`course_utils.course.summary.bench_report`).
+Command line: ``python -m course_utils bench`` (``make bench``; ``make bench QUICK=1`` for
+:func:`quick_settings`). Build tooling (:mod:`course_utils.tools`): no notebook imports it.
 """
 
 from __future__ import annotations
@@ -57,9 +59,14 @@ READERS = {
 }
 
 
+# --------------------------------------------------------------------------------------
+# Settings
+# --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class BenchSettings:
-    """What one bench run measures. ``quick``: six actors, 64 x 64 images, few steps."""
+    """What one bench run measures: the defaults are ``make bench``'s (``python -m course_utils
+    bench``); :func:`quick_settings` gives those of ``make bench QUICK=1``. Recorded in
+    ``bench.json``."""
 
     side: int = 256  # image side in pixels (the study's 256)
     batch_size: int = 32  # the study's batch size
@@ -74,13 +81,18 @@ class BenchSettings:
 
 
 def quick_settings() -> BenchSettings:
-    """Settings of ``make bench QUICK=1``: 64 x 64 images and a few steps (about a minute)."""
+    """Settings of ``make bench QUICK=1`` (``python -m course_utils bench --quick 1``, run on the
+    six actors of quick mode): 64 x 64 images and a few steps."""
     return BenchSettings(side=64, train_steps=3, infer_steps=3, warmup=1, vgg_steps=1, n_train=252, n_val=54)
 
 
+# --------------------------------------------------------------------------------------
+# The models: one measurement per (model, reader)
+# --------------------------------------------------------------------------------------
 def build_model(name: str, side: int, seed: int = 0):
     """The compiled model ``name`` (a key of :data:`MODELS`) for ``side x side`` images, and its
-    number of classes (``None`` for the autoencoder, whose target is its input)."""
+    number of classes (``None`` for the autoencoder, whose target is its input). Used by
+    :func:`measure_model` (``make bench``) and the tests."""
     from course_utils.learning import models
 
     shape = (side, side, 1)
@@ -105,7 +117,8 @@ def _endless(reader):
 
 
 def peak_memory_mb() -> float:
-    """Peak resident memory of this process so far, in MB (``ru_maxrss``; kB on Linux, bytes on macOS)."""
+    """Peak resident memory of this process so far, in MB (``ru_maxrss``; kB on Linux, bytes on macOS).
+    Used by :func:`measure_model` (``make bench``) and the tests."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 1e6 if sys.platform == "darwin" else peak / 1e3
 
@@ -116,7 +129,8 @@ def measure_model(name: str, reader: str, images_file: str, tree, settings: Benc
     ``images_file``: a ``.npy`` of the images (N, H, W) in [0, 1], loaded only by the in-memory
     reader; ``tree``: the same images as a :class:`course_utils.learning.pipeline.PngTree` (its labels are the
     classes used here). Each timed training step fetches its batch from the reader and runs
-    ``train_on_batch``; inference runs ``predict_on_batch`` on fetched batches.
+    ``train_on_batch``; inference runs ``predict_on_batch`` on fetched batches. Used by
+    :func:`run_bench` (``make bench``), in a fresh process per call, and the tests.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from course_utils.learning import pipeline, training
@@ -178,11 +192,15 @@ def measure_model(name: str, reader: str, images_file: str, tree, settings: Benc
     }
 
 
+# --------------------------------------------------------------------------------------
+# The features: the course's cache and the study's PNG files
+# --------------------------------------------------------------------------------------
 def measure_features(meta: pd.DataFrame, dataset: str, workdir: str, settings: BenchSettings) -> tuple[list[dict], object]:
     """Files/s of the course's feature cache (cold, cached) and of the study's PNG files (write, read).
 
     Writes into ``workdir``: the feature cache, ``images.npy`` (for :func:`measure_model`) and the
-    PNG tree (``png/``). Returns the feature rows and the PNG tree.
+    PNG tree (``png/``). Returns the feature rows and the PNG tree. Used by :func:`run_bench`
+    (``make bench``) and the tests.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from course_utils.sound import features
@@ -214,6 +232,9 @@ def measure_features(meta: pd.DataFrame, dataset: str, workdir: str, settings: B
     return rows, tree
 
 
+# --------------------------------------------------------------------------------------
+# A whole run
+# --------------------------------------------------------------------------------------
 def _call(isolate: bool, fn, *args):
     """Run ``fn(*args)`` in a fresh spawned process (``isolate``) or here."""
     if not isolate:
@@ -223,7 +244,8 @@ def _call(isolate: bool, fn, *args):
 
 
 def machine() -> dict:
-    """The machine and versions a bench ran on."""
+    """The machine and versions a bench ran on (CPU count, platform, Python, TensorFlow, Keras, GPUs).
+    Used by :func:`run_bench` (``make bench``): recorded in ``bench.json``."""
     import keras
     import tensorflow as tf
 
@@ -254,7 +276,8 @@ def run_bench(
 
     ``output`` defaults to ``build/bench.json`` (written atomically). ``isolate=False`` runs
     everything in this process (for tests: peak memory is then this process's). ``progress``
-    receives one line per measurement (``None``: silent). Returns the JSON as a dict.
+    receives one line per measurement (``None``: silent). Returns the JSON as a dict. Used by
+    ``python -m course_utils bench`` (``make bench``) and the tests.
     """
     say = progress or (lambda *_: None)
     t_start = time.perf_counter()

@@ -25,6 +25,10 @@ Examples::
     python -m course_utils warm-cache --dataset synthetic --mode both
     python -m course_utils seeds notebooks/07_classical_baseline.ipynb --seeds 0 1 2 --quick 1
     python -m course_utils site
+
+The Makefile's targets call it: ``make data`` (``get-data``), ``make notebooks`` (``run-notebooks``),
+``make results``, ``make bench``, ``make site``; Binder's ``binder/postBuild`` runs ``get-data`` and
+``warm-cache``. Build tooling (:mod:`course_utils.tools`): no notebook imports it.
 """
 
 from __future__ import annotations
@@ -103,6 +107,10 @@ def _warm_cache(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``python -m course_utils``: one subcommand per row of this module's table
+    (``seeds`` and ``site`` add their own, :func:`course_utils.tools.seeds.add_subcommand` and
+    :func:`course_utils.tools.site.add_subcommand`). Used by :func:`main`, and by the tests, which
+    check that the commands the Makefile, Binder's ``postBuild`` and the docs name exist."""
     parser = argparse.ArgumentParser(prog="python -m course_utils", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -158,9 +166,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit status. Errors print their message (one clear line, or a few
-    for a failed notebook), not a traceback, and exit with status 1. A read-only folder or a
-    full disk is named with the fix (:func:`course_utils.data.download.as_data_folder_error`)."""
+    """Entry point of ``python -m course_utils`` (``course_utils/__main__.py``), so of the ``make``
+    targets this module names and of Binder's ``postBuild``; returns the exit status. Errors print their
+    message (one clear line, or a few for a failed notebook), not a traceback, and exit with
+    status 1. A read-only folder or a full disk is named with the fix
+    (:func:`course_utils.data.download.as_data_folder_error`). The tests call it with arguments."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -38,7 +38,8 @@ COMMON_MEANINGS = {
 
 @dataclass(frozen=True)
 class Parameter:
-    """One assignment of a ``parameters`` cell: its name, default (as written) and comment."""
+    """One assignment of a ``parameters`` cell: its name, default (as written) and comment. Made by
+    :func:`parse_parameters`; a row of the README's parameter tables (:func:`parameter_tables`)."""
 
     name: str
     default: str
@@ -47,7 +48,8 @@ class Parameter:
 
 @dataclass(frozen=True)
 class Exercise:
-    """One "Try it" exercise: its notebook, number and text, and the cell indices of its solutions."""
+    """One "Try it" exercise: its notebook, number and text, and the cell indices of its solutions.
+    Made by :func:`exercises`; a line of the instructor guide's list (:func:`exercise_list`)."""
 
     notebook: str
     number: int
@@ -60,7 +62,8 @@ def _read(notebook: str | Path) -> nbformat.NotebookNode:
 
 
 def parameters_cell(notebook: str | Path) -> str:
-    """The source of the cell tagged ``parameters`` (papermill injects its values after it)."""
+    """The source of the cell tagged ``parameters`` (papermill injects its values after it). Used by
+    :func:`notebook_parameters`, so by :func:`update_docs` and ``tests/test_docs.py``."""
     for cell in _read(notebook).cells:
         if cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", []):
             return cell.source
@@ -72,6 +75,7 @@ def parse_parameters(source: str) -> list[Parameter]:
 
     The default is the value's source text; the meaning is the comment on the assignment's
     last line (or :data:`COMMON_MEANINGS` for ``dataset``, ``quick`` and ``seed`` without one).
+    Used by :func:`notebook_parameters` and the tests.
     """
     tree = ast.parse(source)
     comments = {tok.start[0]: tok.string.lstrip("#").strip()
@@ -90,7 +94,9 @@ def parse_parameters(source: str) -> list[Parameter]:
 
 
 def notebook_parameters(notebook: str | Path) -> list[Parameter]:
-    """Every parameter of a notebook, from its ``parameters`` cell (see :func:`parse_parameters`)."""
+    """Every parameter of a notebook, from its ``parameters`` cell (see :func:`parse_parameters`).
+    Used by :func:`parameter_tables` and by ``tests/test_docs.py`` (the README's defaults are the
+    notebooks')."""
     return parse_parameters(parameters_cell(notebook))
 
 
@@ -99,7 +105,8 @@ def _cell(text: str) -> str:
 
 
 def parameter_tables(notebooks: Iterable[str | Path] | None = None) -> str:
-    """Markdown: one folded table (parameter, default, meaning) per notebook, for the README."""
+    """Markdown: one folded table (parameter, default, meaning) per notebook, for the README
+    (:func:`update_docs`); ``tests/test_docs.py`` fails when the README's block differs from it."""
     notebooks = list(notebooks) if notebooks is not None else runner.list_notebooks()
     parts = []
     for nb in notebooks:
@@ -128,7 +135,8 @@ def exercises(notebook: str | Path) -> list[Exercise]:
     The section starts at the heading ``## Try it`` and ends at the next heading. Exercises are
     written as a numbered list (``1. ...``) or one per cell (``**1.** ...``); their solutions are
     the code cells tagged ``solution`` in the section, given to the exercises in order (the
-    last exercise takes any left over).
+    last exercise takes any left over). Used by :func:`exercise_list` and by ``tests/test_docs.py``
+    (every exercise has a hidden solution).
     """
     cells = _read(notebook).cells
     items: list[tuple[int, str]] = []
@@ -157,7 +165,8 @@ def exercises(notebook: str | Path) -> list[Exercise]:
 
 
 def exercise_list(notebooks: Iterable[str | Path] | None = None) -> str:
-    """Markdown: every "Try it" exercise, by chapter, for the instructor guide."""
+    """Markdown: every "Try it" exercise, by chapter, for the instructor guide (:func:`update_docs`);
+    ``tests/test_docs.py`` fails when the guide's block differs from it."""
     notebooks = list(notebooks) if notebooks is not None else runner.list_notebooks()
     parts = []
     for nb in notebooks:
@@ -169,14 +178,16 @@ def exercise_list(notebooks: Iterable[str | Path] | None = None) -> str:
 
 
 def marker(name: str, end: bool = False) -> str:
-    """The HTML comment that opens (or closes) the generated block ``name``."""
+    """The HTML comment that opens (or closes) the generated block ``name``. Used by
+    :func:`generated_block` and :func:`replace_block`, and by the tests."""
     if end:
         return f"<!-- END generated {name} -->"
     return f"<!-- BEGIN generated {name}: made by course_utils.tools.docs.update_docs() from the notebooks; do not edit -->"
 
 
 def generated_block(text: str, name: str) -> str:
-    """The text between the markers of block ``name`` (without its surrounding newlines)."""
+    """The text between the markers of block ``name`` (without its surrounding newlines). Used by
+    :func:`replace_block` and by ``tests/test_docs.py`` (is the block up to date?)."""
     begin, end = marker(name), marker(name, end=True)
     if begin not in text or end not in text:
         raise ValueError(f"block {name!r} not found: the text needs the lines {begin!r} and {end!r}")
@@ -184,7 +195,7 @@ def generated_block(text: str, name: str) -> str:
 
 
 def replace_block(text: str, name: str, content: str) -> str:
-    """``text`` with the generated block ``name`` replaced by ``content``."""
+    """``text`` with the generated block ``name`` replaced by ``content``. Used by :func:`update_docs`."""
     generated_block(text, name)  # checks the markers
     head, rest = text.split(marker(name), 1)
     tail = rest.split(marker(name, end=True), 1)[1]
@@ -194,7 +205,10 @@ def replace_block(text: str, name: str, content: str) -> str:
 def update_docs(readme: str | Path | None = None, guide: str | Path | None = None,
                 notebooks: Iterable[str | Path] | None = None) -> list[Path]:
     """Rewrite the generated blocks: the parameter tables of ``README.md`` and the exercise list
-    of ``docs/instructors.md``. Returns the files that changed."""
+    of ``docs/instructors.md``. Returns the files that changed. No ``make`` target runs it: run it
+    by hand after changing a notebook's parameters or exercises
+    (``.venv/bin/python -c "from course_utils.tools import docs; docs.update_docs()"``, as the
+    README and the guide say, and as ``tests/test_docs.py`` asks when a block is stale)."""
     root = paths.project_root()
     readme = Path(readme) if readme is not None else root / "README.md"
     guide = Path(guide) if guide is not None else root / "docs" / "instructors.md"

@@ -29,7 +29,8 @@ LAB_SETTINGS = {"@jupyterlab/apputils-extension:notification": {"fetchNews": "fa
 
 def lab_overrides_path(prefix: str | Path | None = None) -> Path:
     """JupyterLab 4's settings overrides file of the environment at ``prefix`` (default: this
-    Python's ``sys.prefix``): ``<prefix>/share/jupyter/lab/settings/overrides.json``."""
+    Python's ``sys.prefix``): ``<prefix>/share/jupyter/lab/settings/overrides.json``. Used by
+    :func:`install_lab_settings` (``make venv``, ``binder/postBuild``) and the tests."""
     return Path(sys.prefix if prefix is None else prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
 
 
@@ -54,7 +55,8 @@ def kernel_language_info() -> dict:
     """The ``language_info`` the course's kernel (ipykernel on this Python) reports. JupyterLab
     writes it into a notebook's metadata as soon as the kernel starts, and marks the notebook
     modified unless the notebook already holds exactly that (every notebook did, with its stored
-    ``{"name": "python"}``). Used by :func:`store_language_info`."""
+    ``{"name": "python"}``). Used by :func:`store_language_info` (``binder/postBuild``) and
+    ``tests/test_lab.py``."""
     from ipykernel.ipkernel import IPythonKernel
 
     return json.loads(json.dumps(IPythonKernel.language_info))

@@ -22,13 +22,15 @@ from course_utils.base.errors import CourseError
 
 
 class NotebookNotFoundError(CourseError, FileNotFoundError):
-    """A notebook named on the command line matches none of the course's notebooks (or several)."""
+    """A notebook named on the command line matches none of the course's notebooks (or several).
+    Raised by :func:`find_notebook`: ``python -m course_utils run-notebooks NAME ...``."""
 
 
 class NotebookFailedError(CourseError, RuntimeError):
     """A cell of a headless run raised: the message says which notebook, which cell, the error
     and where the executed copy (with the cell's whole error output) is; ``executed`` is that path.
-    Raised by :func:`run_all` (``make course``)."""
+    Raised by :func:`run_all`: ``python -m course_utils run-notebooks`` (``make notebooks``, part of
+    ``make course``)."""
 
     def __init__(self, message: str, executed: Path):
         super().__init__(message)
@@ -36,7 +38,9 @@ class NotebookFailedError(CourseError, RuntimeError):
 
 
 def list_notebooks(notebook_dir: str | Path | None = None) -> list[Path]:
-    """The course notebooks (``NN_name.ipynb``) in teaching order."""
+    """The course notebooks (``NN_name.ipynb``) in teaching order. Used by :func:`run_all` (``make
+    notebooks``), :func:`find_notebook`, the generated docs (:func:`course_utils.tools.docs.update_docs`)
+    and the tests."""
     notebook_dir = Path(notebook_dir) if notebook_dir is not None else paths.project_root() / "notebooks"
     found = sorted(p for p in notebook_dir.glob("[0-9][0-9]_*.ipynb"))
     if not found:
@@ -49,7 +53,8 @@ def find_notebook(name: str | Path, notebook_dir: str | Path | None = None) -> P
     ``notebook_dir`` (default: the course's ``notebooks/``) named by its file name
     (``00_getting_the_data.ipynb``), its stem (``00_getting_the_data``) or the start of it
     (``00``). Raises :class:`NotebookNotFoundError` listing the notebooks when none or several
-    match. Used by ``python -m course_utils run-notebooks`` (``make course``)."""
+    match. Used by :func:`run_all`: ``python -m course_utils run-notebooks`` with notebook names
+    (``make notebooks`` runs them all)."""
     path = Path(name)
     if path.is_file():
         return path
@@ -86,7 +91,9 @@ def run_notebook(
     raises ``papermill.PapermillExecutionError``; the executed copy (with the error) is
     still written, for reading. The kernel is marked headless: explorers draw their starting
     figure instead of creating widgets (:mod:`course_utils.base.jupyter`). ``timeout`` limits
-    each cell (seconds; ``None``: no limit).
+    each cell (seconds; ``None``: no limit). Used by :func:`run_all` (``make notebooks``), by
+    ``python -m course_utils seeds`` (:func:`course_utils.tools.seeds.run_seeds`) and by the
+    notebook tests.
     """
     notebook = Path(notebook)
     output = Path(output_dir) / notebook.name
@@ -98,7 +105,8 @@ def run_notebook(
 
 @contextmanager
 def headless_kernel():
-    """Mark kernels started inside this block as headless (see :mod:`course_utils.base.jupyter`)."""
+    """Mark kernels started inside this block as headless (see :mod:`course_utils.base.jupyter`).
+    Used by :func:`run_notebook` and the tests."""
     old = os.environ.get(jupyter.HEADLESS_ENV)
     os.environ[jupyter.HEADLESS_ENV] = "1"
     try:
@@ -162,7 +170,8 @@ def run_all(
     A notebook may be named as :func:`find_notebook` allows (``00`` is ``notebooks/00_getting_the_data.ipynb``);
     every name is checked before the first notebook runs. A failing cell stops the run with a
     :class:`NotebookFailedError`: notebook, cell, error and where the executed copy is, in a few
-    lines. Used by ``python -m course_utils run-notebooks`` (``make course``).
+    lines. Used by ``python -m course_utils run-notebooks`` (``make notebooks``, part of
+    ``make course``).
     """
     chosen = [find_notebook(n) for n in notebooks] if notebooks else list_notebooks()
     timings = []

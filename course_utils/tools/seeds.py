@@ -40,14 +40,15 @@ RUN_COLUMNS = ["seed", "metric", "task", "model", "protocol", "split", "value", 
 SPREAD_COLUMNS = ["metric", "task", "model", "protocol", "split", "runs", "mean", "std", "min", "max"]
 
 
-# --- running a notebook with several seeds -------------------------------------------------
-
-
+# --------------------------------------------------------------------------------------
+# Running a notebook with several seeds
+# --------------------------------------------------------------------------------------
 def collect(results_dir: str | Path, notebook: str, metrics: str = "accuracies") -> pd.DataFrame:
     """What one run of ``notebook`` recorded in ``results_dir``: one row per metric.
 
     ``metrics="accuracies"``: the accuracies of :meth:`~course_utils.course.results.NotebookRun.record_accuracy`
     (task, model, protocol and split filled in); ``"all"``: every metric of ``run.record``.
+    Used by :func:`run_seeds` (``python -m course_utils seeds``) and the tests.
     """
     if metrics not in METRIC_KINDS:
         raise ValueError(f"metrics must be one of {METRIC_KINDS}, got {metrics!r}")
@@ -83,7 +84,8 @@ def run_seeds(
     Each run gets ``dataset``, ``quick``, ``seed`` and the other ``parameters`` through papermill
     and a build folder of its own: a temporary one, or ``keep_dir/seed_<seed>`` to keep the
     executed notebooks (``executed/``) and results files (``results/``). ``seconds`` is the
-    wall time of the run. A failing run raises ``RuntimeError`` naming the seed.
+    wall time of the run. A failing run raises ``RuntimeError`` naming the seed. Used by
+    ``python -m course_utils seeds`` and the tests.
     """
     if metrics not in METRIC_KINDS:
         raise ValueError(f"metrics must be one of {METRIC_KINDS}, got {metrics!r}")
@@ -119,7 +121,8 @@ def run_seeds(
 
 def spread(runs: pd.DataFrame) -> pd.DataFrame:
     """Mean, standard deviation (``ddof=1``; NaN for a single run), min and max of each metric
-    over the seeds of :func:`run_seeds` (columns :data:`SPREAD_COLUMNS`, in recorded order)."""
+    over the seeds of :func:`run_seeds` (columns :data:`SPREAD_COLUMNS`, in recorded order). Used by
+    :func:`report` (``python -m course_utils seeds``) and the tests."""
     keys = ["metric", "task", "model", "protocol", "split"]
     grouped = runs.groupby(keys, sort=False, dropna=False)["value"]
     table = grouped.agg(runs="count", mean="mean", std="std", min="min", max="max").reset_index()
@@ -128,7 +131,8 @@ def spread(runs: pd.DataFrame) -> pd.DataFrame:
 
 def spread_markdown(table: pd.DataFrame, *, percent: bool = True) -> str:
     """The table of :func:`spread` in Markdown: accuracies in %, the standard deviation and the
-    range (max - min) in percentage points (``percent=False``: plain numbers)."""
+    range (max - min) in percentage points (``percent=False``: plain numbers). Used by
+    :func:`report` (``python -m course_utils seeds``) and the tests."""
     is_acc = table["task"].notna().all() and len(table) > 0
     if percent and is_acc:
         rows = ["| task | model | protocol | split | runs | mean | std (points) | min | max | range (points) |",
@@ -145,7 +149,8 @@ def _points(std: float) -> str:
 
 
 def report(runs: pd.DataFrame, *, notebook: str, dataset: str, quick: bool) -> str:
-    """A Markdown report of a seed sweep: what was run, the spread table, the time of each seed."""
+    """A Markdown report of a seed sweep: what was run, the spread table, the time of each seed.
+    What ``python -m course_utils seeds`` prints and writes to ``build/seeds/<notebook>.md``; the tests check it."""
     seeds = sorted(runs["seed"].unique())
     times = runs.groupby("seed", sort=True)["seconds"].first()
     lines = [
@@ -162,12 +167,13 @@ def report(runs: pd.DataFrame, *, notebook: str, dataset: str, quick: bool) -> s
     return "\n".join(lines)
 
 
-# --- the command line: python -m course_utils seeds ----------------------------------------
-
-
+# --------------------------------------------------------------------------------------
+# The command line: python -m course_utils seeds
+# --------------------------------------------------------------------------------------
 def parse_value(text: str):
     """A parameter value from the command line: a Python literal (``10``, ``None``, ``[1, 2]``,
-    ``True``) where it is one, else the text itself (``imagenet``)."""
+    ``True``) where it is one, else the text itself (``imagenet``). Used by ``python -m course_utils seeds`` for its
+    ``-p NAME VALUE`` options, and the tests."""
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
@@ -175,7 +181,8 @@ def parse_value(text: str):
 
 
 def add_subcommand(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add ``seeds`` to the subcommands ``sub`` of ``python -m course_utils`` (see :mod:`course_utils.tools.cli`)."""
+    """Add ``seeds`` to the subcommands ``sub`` of ``python -m course_utils`` (see :mod:`course_utils.tools.cli`).
+    Used by :func:`course_utils.tools.cli.build_parser`."""
     p = sub.add_parser("seeds", help="run one notebook with several seeds; mean, std, min and max of its accuracies",
                        description="Run one notebook with several seeds (each into a temporary build folder) and "
                                    "write the spread of its recorded accuracies: mean, standard deviation, min, max.")

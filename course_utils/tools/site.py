@@ -3,7 +3,7 @@
 ``make course`` leaves every chapter executed in ``build/executed/`` (code, printed output,
 figures, audio players). :func:`build_site` turns those copies into a website in
 ``build/site/``: a front page (what the course teaches, the chapter map), one page per
-chapter in teaching order (00 ... 16, 99), and a results page with every number the notebooks
+chapter in teaching order (00 ... 17, 99), and a results page with every number the notebooks
 recorded (``build/results/*.json``, read with :mod:`course_utils.course.results`). A sidebar lists all
 pages and every page links to the previous and the next one. Nothing is executed again: the
 site shows the runs that ``make course`` made. Open ``build/site/index.html`` in a browser, or
@@ -36,12 +36,15 @@ The build writes into a temporary folder beside ``build/site`` and replaces the 
 with one rename, so a failed build never leaves half a site.
 
 Headless Chromium checks the site (``tests/test_site.py``, with the test-only helpers of
-``tests/browser.py``: the DOM after JavaScript ran, screenshots, is a screenshot more than a blank page?).
+``tests/headless_chromium.py``: the DOM after JavaScript ran, screenshots, is a screenshot more
+than a blank page?).
 
 Command line (:func:`add_subcommand`; ``make site`` runs the first)::
 
     python -m course_utils site                     # build/executed -> build/site
     python -m course_utils site --executed /tmp/run/executed --results /tmp/run/results --output /tmp/run/site
+
+Build tooling (:mod:`course_utils.tools`): no notebook imports it.
 """
 
 from __future__ import annotations
@@ -94,7 +97,7 @@ NO_EXECUTED_FIX = "Fix: run the notebooks first: make course QUICK=1 (small and 
 
 @dataclass(frozen=True)
 class Chapter:
-    """One executed notebook as a page of the site."""
+    """One executed notebook as a page of the site. Made by :func:`stage_sources` (``make site``, ``python -m course_utils site``)."""
 
     stem: str  # "03_spectrogram"
     title: str  # "3. The spectrogram" (the notebook's first heading)
@@ -106,13 +109,14 @@ class Chapter:
         return f"{CHAPTERS_DIR}/{self.stem}"
 
 
-# ---------------------------------------------------------------------------------- sources
-
-
+# --------------------------------------------------------------------------------------
+# The chapters: the executed notebooks, made ready for the site
+# --------------------------------------------------------------------------------------
 def executed_notebooks(executed_dir: str | Path) -> list[Path]:
     """The executed chapters (``NN_name.ipynb``) in ``executed_dir``, in teaching order.
 
-    Raises ``FileNotFoundError`` (with the command that makes them) when there are none.
+    Raises ``FileNotFoundError`` (with the command that makes them) when there are none. Used by
+    :func:`build_site` and :func:`stage_sources` (``make site``, ``python -m course_utils site``), and the tests.
     """
     executed_dir = Path(executed_dir)
     found = sorted(executed_dir.glob("[0-9][0-9]_*.ipynb")) if executed_dir.is_dir() else []
@@ -122,7 +126,8 @@ def executed_notebooks(executed_dir: str | Path) -> list[Path]:
 
 
 def chapter_title(nb: nbformat.NotebookNode, fallback: str) -> str:
-    """The text of the notebook's first Markdown heading (``# 3. The spectrogram``), else ``fallback``."""
+    """The text of the notebook's first Markdown heading (``# 3. The spectrogram``), else ``fallback``.
+    Used by :func:`stage_sources` (``make site``, ``python -m course_utils site``) and the tests."""
     for cell in nb.cells:
         if cell.cell_type != "markdown":
             continue
@@ -143,7 +148,8 @@ def _run_label(nb: nbformat.NotebookNode) -> str:
 
 
 def prepare_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """A copy of an executed notebook, made ready for the site (see the module docstring)."""
+    """A copy of an executed notebook, made ready for the site (see the module docstring). Used by
+    :func:`stage_sources` (``make site``, ``python -m course_utils site``) and the tests."""
     nb = copy.deepcopy(nb)
     nb.metadata.pop("widgets", None)  # no widget state: the site has no kernel to drive it
     for cell in nb.cells:
@@ -168,8 +174,12 @@ def _chapter_number(stem: str) -> int:
     return int(stem[:2])
 
 
+# --------------------------------------------------------------------------------------
+# The book's table of contents and settings
+# --------------------------------------------------------------------------------------
 def toc_yaml(chapters: list[Chapter]) -> str:
-    """Jupyter Book's ``_toc.yml``: the front page, then the chapters in :data:`PARTS`."""
+    """Jupyter Book's ``_toc.yml``: the front page, then the chapters in :data:`PARTS`. Used by
+    :func:`stage_sources` (``make site``, ``python -m course_utils site``) and the tests."""
     parts = [{"caption": caption, "chapters": [{"file": c.docname} for c in chapters if c.number in numbers]}
              for caption, numbers in PARTS]
     parts[-1]["chapters"].append({"file": RESULTS_PAGE})
@@ -178,7 +188,8 @@ def toc_yaml(chapters: list[Chapter]) -> str:
 
 
 def config_yaml(title: str = TITLE) -> str:
-    """Jupyter Book's ``_config.yml``: no execution, offline MathJax, the book theme."""
+    """Jupyter Book's ``_config.yml``: no execution, offline MathJax, the book theme. Used by
+    :func:`stage_sources` (``make site``, ``python -m course_utils site``) and the tests."""
     config = {
         "title": title,
         "author": "",
@@ -211,6 +222,9 @@ def config_yaml(title: str = TITLE) -> str:
     return yaml.safe_dump(config, sort_keys=False)
 
 
+# --------------------------------------------------------------------------------------
+# The front page and the results page
+# --------------------------------------------------------------------------------------
 def _readme_intro(readme: str) -> str:
     """What the course teaches: the README's first paragraph after its first ``---`` rule
     (else its first plain paragraph), relative links turned into plain text."""
@@ -257,7 +271,8 @@ def intro_markdown(chapters: list[Chapter], readme: str = "", *, built: str | No
     """The front page: what the course teaches (the README's opening paragraph and its
     section "What the course teaches"), the chapter map with links and the topic of each
     chapter (from the README's chapter map), how the pages were made, and the data's licence
-    and citation. Parts missing from the README are left out."""
+    and citation. Parts missing from the README are left out. Used by :func:`stage_sources`
+    (``make site``, ``python -m course_utils site``) and the tests."""
     built = built or datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     intro = _readme_intro(readme) or (
         "An open course that teaches deep learning on audio, one Jupyter notebook per chapter, "
@@ -306,7 +321,8 @@ RAVDESS is licensed {download.LICENCE}; each user downloads it from
 
 def results_markdown(results_dir: str | Path | None, chapters: list[Chapter]) -> str:
     """The results page: every accuracy recorded for comparison, then every metric,
-    chapter by chapter (read with :func:`course_utils.course.results.load_results`)."""
+    chapter by chapter (read with :func:`course_utils.course.results.load_results`). Used by
+    :func:`stage_sources` (``make site``, ``python -m course_utils site``) and the tests."""
     table = results.load_results(results_dir)
     accuracies = results.load_accuracies(results_dir)
     titles = {c.stem: c for c in chapters}
@@ -363,6 +379,9 @@ def results_markdown(results_dir: str | Path | None, chapters: list[Chapter]) ->
     return "\n".join(lines)
 
 
+# --------------------------------------------------------------------------------------
+# The book's sources, written
+# --------------------------------------------------------------------------------------
 def stage_sources(
     executed_dir: str | Path,
     src: str | Path,
@@ -371,7 +390,8 @@ def stage_sources(
     readme: str | Path | None = None,
 ) -> list[Chapter]:
     """Write the book's sources into ``src`` (config, table of contents, front page,
-    results page, the prepared notebooks); return the chapters in order."""
+    results page, the prepared notebooks); return the chapters in order. Used by
+    :func:`build_site` (``make site``) and the tests."""
     src = Path(src)
     (src / CHAPTERS_DIR).mkdir(parents=True, exist_ok=True)
     chapters = []
@@ -388,12 +408,12 @@ def stage_sources(
     return chapters
 
 
-# ------------------------------------------------------------------------------------ build
-
-
+# --------------------------------------------------------------------------------------
+# Building the site
+# --------------------------------------------------------------------------------------
 def find_jupyter_book() -> str:
     """The ``jupyter-book`` program: ``$COURSE_JUPYTER_BOOK``, else the one in ``.venv-site``,
-    else one on the ``PATH``."""
+    else one on the ``PATH``. Used by :func:`build_site` (``make site``, ``python -m course_utils site``) and the tests."""
     env = os.environ.get(JUPYTER_BOOK_ENV)
     if env:
         if not Path(env).is_file():
@@ -425,7 +445,8 @@ def build_site(
     ``executed_dir`` defaults to ``build/executed``, ``output`` to ``build/site``,
     ``results_dir`` to ``build/results``. Raises ``FileNotFoundError`` when there are no
     executed notebooks or no Jupyter Book, ``RuntimeError`` (with the end of its log) when
-    Jupyter Book fails; the previous site is then left as it was.
+    Jupyter Book fails; the previous site is then left as it was. Used by
+    ``python -m course_utils site`` (``make site``) and the tests.
     """
     executed_dir = Path(executed_dir) if executed_dir is not None else paths.build_dir() / "executed"
     output = Path(output) if output is not None else paths.build_dir() / "site"
@@ -450,16 +471,17 @@ def build_site(
     return output
 
 
-# ------------------------------------------------------------------------------ command line
-
-
+# --------------------------------------------------------------------------------------
+# The command line: python -m course_utils site
+# --------------------------------------------------------------------------------------
 def _site_command(args: argparse.Namespace) -> int:
     build_site(args.executed, args.output, results_dir=args.results)
     return 0
 
 
 def add_subcommand(sub) -> argparse.ArgumentParser:
-    """Add the ``site`` command to the subparsers ``sub`` of ``python -m course_utils``."""
+    """Add the ``site`` command to the subparsers ``sub`` of ``python -m course_utils``. Used by
+    :func:`course_utils.tools.cli.build_parser`."""
     p = sub.add_parser("site", help="build the course website from the executed notebooks into build/site")
     p.add_argument("--executed", default=str(paths.build_dir() / "executed"), help="executed notebooks (default: %(default)s)")
     p.add_argument("--results", default=str(paths.results_dir()), help="results JSON files (default: %(default)s)")

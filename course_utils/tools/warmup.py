@@ -16,7 +16,7 @@ cache                  mode   notebooks that read it                       profi
 =====================  =====  ===========================================  =======================
 log-Mel 256 x 256      quick  06, 07, 11 (shrunk to 32 x 32)               binder
 log-Mel 128 x 128      quick  05                                           binder
-log-Mel 64 x 64        quick  08, 09, 10, 12, 13 (shrunk to 32), 15, 16    binder
+log-Mel 64 x 64        quick  08-10, 12, 13 (shrunk to 32), 15, 16, 17     binder
 acoustic table (pyin)  quick  05, 07, 09                                   binder
 MFCC clip statistics   quick  06, 07                                       binder
 trimmed durations      quick  06                                           binder
@@ -25,12 +25,12 @@ log-Mel 256 x 256      full   05, 06, 07, 08, 09, 10, 11 (shrunk), 12      binde
 acoustic table (pyin)  full   05, 07, 09                                   binder
 MFCC clip statistics   full   06, 07                                       binder
 trimmed durations      full   06                                           binder
-log-Mel 64 x 64        full   13, 15, 16                                   all
+log-Mel 64 x 64        full   13, 15, 16, 17                               all
 waveforms 8 kHz        full   14                                           all
 =====================  =====  ===========================================  =======================
 
 The ``binder`` profile is what a Binder student meets: every chapter in quick mode (the
-training chapters 08-16 are meant to be run quick on Binder's CPU) and chapters 00-07 in their
+training chapters 08-17 are meant to be run quick on Binder's CPU) and chapters 00-07 in their
 default full mode. ``all`` adds the full-mode inputs of the training chapters, for a teacher
 preparing a machine for the whole course.
 
@@ -59,6 +59,8 @@ warmed cache would silently miss. ``warm(..., round_mtimes=True)`` (``--whole-se
 on the command line, used by ``binder/postBuild``) first rounds the corpus files' modification
 times down to whole seconds, so the fingerprints survive the image. Doing so on a machine whose
 caches were computed before makes those caches miss once (they are computed again).
+
+Build tooling (:mod:`course_utils.tools`): no notebook imports it.
 """
 
 from __future__ import annotations
@@ -99,12 +101,16 @@ NOT_WARMED = {
 }
 
 
+# --------------------------------------------------------------------------------------
+# The caches: one step each, with the notebooks' own call
+# --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Step:
     """One cache: what it holds, for which mode, which notebooks read it, in which profiles.
 
     ``kind`` is one of ``images`` (``side`` x ``side`` log-Mel images), ``acoustics``,
-    ``baseline``, ``trim`` or ``waveforms``.
+    ``baseline``, ``trim`` or ``waveforms``. The rows of :data:`STEPS`; run by :func:`warm`
+    (``python -m course_utils warm-cache``) and checked against the notebooks' code by ``tests/test_warmup.py``.
     """
 
     kind: str
@@ -179,8 +185,12 @@ STEPS = (
 )
 
 
+# --------------------------------------------------------------------------------------
+# Planning: which steps, how many workers
+# --------------------------------------------------------------------------------------
 def plan(profile: str = "binder", modes: Iterable[str] = MODES) -> list[Step]:
-    """The steps of a profile (see :data:`PROFILES`) for the given modes, in running order."""
+    """The steps of a profile (see :data:`PROFILES`) for the given modes, in running order. Used by
+    :func:`warm` (``python -m course_utils warm-cache``), :func:`plan_table` and the tests."""
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)}")
     modes = tuple(modes)
@@ -191,7 +201,8 @@ def plan(profile: str = "binder", modes: Iterable[str] = MODES) -> list[Step]:
 
 
 def plan_table(profile: str = "all") -> pd.DataFrame:
-    """The steps of a profile as a table: cache, mode, notebooks, profiles (for READMEs and teachers)."""
+    """The steps of a profile as a table: cache, mode, notebooks, profiles (for READMEs and teachers).
+    No command prints it; the tests check it against :data:`STEPS`."""
     return pd.DataFrame([
         {"cache": s.name, "mode": s.mode, "notebooks": ", ".join(n[:2] for n in s.notebooks),
          "profile": "binder" if "binder" in s.profiles else "all"}
@@ -200,15 +211,20 @@ def plan_table(profile: str = "all") -> pd.DataFrame:
 
 
 def default_jobs() -> int:
-    """Worker processes: the usable cores (cgroup quotas included, joblib's count), at most :data:`MAX_JOBS`."""
+    """Worker processes: the usable cores (cgroup quotas included, joblib's count), at most :data:`MAX_JOBS`.
+    The default of :func:`warm` (``python -m course_utils warm-cache`` without ``--jobs``)."""
     return max(1, min(MAX_JOBS, cpu_count()))
 
 
+# --------------------------------------------------------------------------------------
+# Warming
+# --------------------------------------------------------------------------------------
 def whole_second_mtimes(files: Iterable[str | Path]) -> int:
     """Round the modification time of each file down to a whole second; returns how many changed.
 
     A Docker image layer keeps whole seconds only, so fingerprints taken after this survive
-    the image (see the module docstring). Access times are kept.
+    the image (see the module docstring). Access times are kept. Used by :func:`warm` with
+    ``round_mtimes`` (``python -m course_utils warm-cache`` ``--whole-second-mtimes``, as ``binder/postBuild`` runs it) and the tests.
     """
     changed = 0
     for f in files:
@@ -253,7 +269,8 @@ def warm(
     ``seconds``, ``new_files`` (cache files the step wrote; 0 when it found its cache) and
     ``MB`` (their size). A progress bar counts the steps; the long steps show their own bar.
     ``round_mtimes=True`` first rounds the modification times of the dataset's audio files down
-    to whole seconds (:func:`whole_second_mtimes`; for images such as Binder's).
+    to whole seconds (:func:`whole_second_mtimes`; for images such as Binder's). Used by
+    ``python -m course_utils warm-cache`` (run by ``binder/postBuild``) and the tests.
     """
     steps = plan(profile, modes)
     data = dataset if isinstance(dataset, datasets.Dataset) else datasets.resolve(dataset, progress=progress)
