@@ -449,11 +449,9 @@ def bench_tables(payload: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     """
     feats = pd.DataFrame(payload["features"])[["step", "files", "seconds", "files_per_s"]]
     models = pd.DataFrame(payload["models"])
-    settings = payload.get("settings", {})
-    bench_models = list(settings.get("model_names") or dict.fromkeys(models["model"]))  # the order of the run
-    bench_readers = list(settings.get("readers") or dict.fromkeys(models["reader"]))
-    models["model"] = pd.Categorical(models["model"], [m for m in bench_models if m in set(models["model"])], ordered=True)
-    models["reader"] = pd.Categorical(models["reader"], [r for r in bench_readers if r in set(models["reader"])], ordered=True)
+    # the order of the run (run_bench measures the models and readers in the order asked for)
+    models["model"] = pd.Categorical(models["model"], list(dict.fromkeys(models["model"])), ordered=True)
+    models["reader"] = pd.Categorical(models["reader"], list(dict.fromkeys(models["reader"])), ordered=True)
     models = models.sort_values(["model", "reader"]).reset_index(drop=True)
     study_rate = models[models["reader"] == "keras_generator"].assign(model=lambda d: d["model"].astype(str)).set_index("model")["train_samples_per_s"]
     table = pd.DataFrame({

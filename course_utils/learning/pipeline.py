@@ -288,8 +288,6 @@ def png_dataset(tree: PngTree, *, batch_size: int = 32, shuffle: bool = True, se
     prepared while the current one is used (``prefetch``). The reader ``tfdata_png`` of
     ``06_preprocessing`` (through :func:`make_reader`).
     """
-    import tensorflow as tf
-
     ds = tf.data.Dataset.from_tensor_slices(([str(f) for f in tree.files], tree.labels))
     if shuffle:
         ds = ds.shuffle(len(tree), seed=seed, reshuffle_each_iteration=True)
@@ -375,7 +373,6 @@ def keras_directory_dataset(tree: PngTree, *, batch_size: int = 32, shuffle: boo
     The reader ``keras_directory`` of ``06_preprocessing`` (through :func:`make_reader`).
     """
     import keras
-    import tensorflow as tf
 
     from contextlib import redirect_stdout
     from io import StringIO

@@ -217,6 +217,12 @@ def silence_bounds(y: np.ndarray, sr: int, config: AcousticConfig = AcousticConf
     return int(start), int(end)
 
 
+def _pitch(y: np.ndarray, sr: int, config: AcousticConfig) -> spectrum.F0Track:
+    """pyin over ``config``'s search range and frames (:func:`course_utils.sound.spectrum.track_f0`),
+    without its level gate: the clip's silence is trimmed before."""
+    return spectrum.track_f0(y, sr, config.fmin, config.fmax, config.frame_length, config.hop_length, gate_db=None)
+
+
 def clip_acoustics(y: np.ndarray, sr: int, config: AcousticConfig = AcousticConfig()) -> dict[str, float]:
     """The measurements of one mono signal (see the module docstring): a dict of floats.
 
@@ -244,7 +250,7 @@ def clip_acoustics(y: np.ndarray, sr: int, config: AcousticConfig = AcousticConf
         "noise_floor_dbfs": floor,
         "snr_db": float(frame_db.max()) - floor,
     }
-    track = spectrum.track_f0(speech, sr, config.fmin, config.fmax, config.frame_length, config.hop_length, gate_db=None)
+    track = _pitch(speech, sr, config)
     f0, voiced = track.f0, track.voiced
     if voiced.any():
         p10, p50, p90 = np.percentile(f0[voiced], [10, 50, 90])
@@ -757,8 +763,7 @@ def plot_clip_measurements(y: np.ndarray, sr: int, config: AcousticConfig = Acou
     img = librosa.display.specshow(S, sr=sr, hop_length=config.hop_length, x_axis="time", y_axis="log", ax=ax,
                                    cmap="gray_r", vmin=-70, vmax=0)
     fig.colorbar(img, ax=axes, label="spectrogram level (dB re max)", shrink=0.6, location="right")
-    f0 = spectrum.track_f0(y[start:end], sr, config.fmin, config.fmax, config.frame_length, config.hop_length,
-                           gate_db=None).f0
+    f0 = _pitch(y[start:end], sr, config).f0
     tf = start / sr + librosa.frames_to_time(np.arange(len(f0)), sr=sr, hop_length=config.hop_length)
     ax.plot(tf, f0, color="C1", lw=2, label="pyin f0 (voiced frames)")
     ax.set_ylim(config.fmin * 0.8, 4000)
