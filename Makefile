@@ -58,7 +58,7 @@ course: notebooks results
 	@echo "Course built: executed notebooks in build/executed/, metrics in build/results.md"
 
 test: venv
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder --cov=course_utils --cov-report=term-missing --cov-fail-under=90 $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --cov=course_utils --cov-report=term-missing --cov-fail-under=90 $(PYTEST_ARGS)
 
 strip: venv
 	$(VENV)/bin/nbstripout --keep-id notebooks/*.ipynb

@@ -7,7 +7,7 @@
 - ``make_wav_tree``: writes tiny RAVDESS-named WAV files into a folder; ``wav_meta``: three
   clips of a tone between silences.
 - Every test runs with matplotlib's Agg backend and has its figures closed afterwards.
-- ``make test`` runs the suite on two pytest-xdist workers (``--dist loadgroup``): each test
+- ``make test`` runs the suite on two pytest-xdist workers (``--dist loadfile``): each test
   module is one unit of work, so that its module fixtures (a JupyterLab server, a trained model,
   the notebooks' build folder) are made once, and the longest modules are handed out first
   (:data:`LONGEST_FIRST`), so that neither worker waits for the other at the end.
@@ -39,11 +39,13 @@ LONGEST_FIRST = ("test_notebooks", "test_lab", "test_site")
 
 
 def pytest_collection_modifyitems(config, items):
-    """One pytest-xdist group per test module, and the longest modules first (``make test``:
-    ``-n 2 --dist loadgroup --no-loadscope-reorder``; without xdist only the order changes)."""
-    for item in items:
-        if not item.get_closest_marker("xdist_group"):
-            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+    """The longest modules first (``make test``: ``-n 2 --dist loadfile --no-loadscope-reorder``
+    keeps the collection order of the files; without xdist only the order changes).
+
+    ``loadfile`` (each test module goes whole to one worker), not ``loadgroup`` with a mark per
+    module: pytest-xdist 3.8's ``loadgroup`` rewrites ``item._nodeid``, which pytest 9 no longer
+    reads, so every test became its own group and a test that reads what an earlier test of its
+    module wrote could land on the other worker (CI of 11206f8)."""
 
     def rank(item) -> int:
         name = item.module.__name__.rpartition(".")[2]
