@@ -239,3 +239,15 @@ def test_summary_scores_match_sklearn():
         diagnosis.summary_scores(np.zeros((2, 2)))
     with pytest.raises(ValueError, match="as many predictions"):
         diagnosis.label_scores([1, 2], [1])
+
+
+def test_binomial_se_one_accuracy_or_many():
+    assert diagnosis.binomial_se(0.5, 100) == pytest.approx(0.05)
+    assert isinstance(diagnosis.binomial_se(0.5, 100), float)
+    assert diagnosis.binomial_se(0.125, 216) == pytest.approx(np.sqrt(0.125 * 0.875 / 216))
+    assert diagnosis.binomial_se(0.0, 10) == 0.0 and diagnosis.binomial_se(1.0, 10) == 0.0
+    np.testing.assert_allclose(diagnosis.binomial_se([0.0, 0.9], 100), [0.0, 0.03])
+    assert diagnosis.binomial_se(0.5, np.int64(25)) == pytest.approx(0.1)
+    for p, n in [(-0.1, 10), (1.1, 10), ([0.5, 1.2], 10), (0.5, 0), (0.5, 2.5), (0.5, True), (float("nan"), 10)]:
+        with pytest.raises(ValueError):
+            diagnosis.binomial_se(p, n)

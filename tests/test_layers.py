@@ -192,3 +192,43 @@ def test_every_cross_reference_in_the_docstrings_names_something_that_exists():
             except AttributeError:
                 stale.append(f"{name}: {ref}")
     assert stale == []
+
+
+def _public_helpers(path: Path) -> list[tuple[str, str]]:
+    """(name, docstring) of every public function and class defined at the top of a module."""
+    tree = ast.parse(path.read_text())
+    return [(n.name, ast.get_docstring(n) or "") for n in tree.body
+            if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and not n.name.startswith("_")]
+
+
+def helpers_without_a_chapter(package: Path, notebooks: Path) -> list[str]:
+    """Public helpers of the layers (not ``tools``) whose docstring names no chapter of ``notebooks``
+    (by its stem, ``"09_cnn_multiclass"``): a student who opens the helper cannot find where it
+    is taught."""
+    stems = [p.stem for p in notebooks.glob("[0-9][0-9]_*.ipynb")]
+    missing = []
+    for path in sorted(package.rglob("*.py")):
+        rel = path.relative_to(package)
+        if rel.parts[0] not in LAYERS:
+            continue
+        for name, doc in _public_helpers(path):
+            if not any(stem in doc for stem in stems):
+                missing.append(f"{module_name(path, package)}.{name}")
+    return missing
+
+
+def test_every_public_helper_names_the_chapter_that_teaches_it():
+    assert helpers_without_a_chapter(PACKAGE, ROOT / "notebooks") == []
+
+
+def test_the_chapter_check_finds_a_helper_without_a_chapter(tmp_path):
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    (notebooks / "03_spectrogram.ipynb").write_text("{}")
+    package = _write(tmp_path, {"sound/__init__.py": "", "tools/__init__.py": "",
+                                "sound/a.py": 'def taught():\n    """Taught in ``03_spectrogram``."""\n\n'
+                                              'def lost():\n    """Does something."""\n\n'
+                                              'def _private():\n    pass\n\n'
+                                              'class Lost:\n    pass\n',
+                                "tools/b.py": 'def build():\n    """A make target."""\n'})
+    assert helpers_without_a_chapter(package, notebooks) == ["pkg.sound.a.lost", "pkg.sound.a.Lost"]

@@ -124,6 +124,14 @@ def test_none_is_allowed_only_where_it_means_something():
     params.check({**values, "epochs_sex": None, "patience": None}, "08_cnn_binary")
 
 
+def test_folds_are_what_splits_can_make():
+    """splits.actor_folds needs a test, a validation and a training group with both sexes in each."""
+    for bad in (2, 13):
+        assert "n_folds" in _bad("16_better_emotion_model", n_folds=bad)
+    values = declared(ROOT / "notebooks" / "16_better_emotion_model.ipynb")
+    params.check({**values, "n_folds": 3, "max_folds": 3}, "16_better_emotion_model")
+
+
 def test_values_that_are_fine_alone_but_not_together():
     assert "max_folds = 5 is more than n_folds = 3" in _bad("16_better_emotion_model", n_folds=3, max_folds=5)
     assert "even" in _bad("02_spectrum", male_actor=2)

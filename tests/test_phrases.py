@@ -7,18 +7,9 @@ import math
 import numpy as np
 import pytest
 
+from course_utils.learning.diagnosis import binomial_se
 from course_utils.sound import spectrum
 from course_utils.course import phrases
-
-
-def test_binomial_se():
-    assert phrases.binomial_se(0.5, 100) == pytest.approx(0.05)
-    assert phrases.binomial_se(0.125, 216) == pytest.approx(math.sqrt(0.125 * 0.875 / 216))
-    assert phrases.binomial_se(0.0, 10) == 0.0
-    assert phrases.binomial_se(1.0, 10) == 0.0
-    for p, n in [(-0.1, 10), (1.1, 10), (0.5, 0), (0.5, 2.5), (float("nan"), 10)]:
-        with pytest.raises(ValueError):
-            phrases.binomial_se(p, n)
 
 
 def test_pct():
@@ -71,7 +62,7 @@ def test_compare_level_within_one_se_and_not_beyond():
 )
 def test_versus_chance_all_four_verdicts(acc, expected):
     n = 216  # se of chance = sqrt(0.125 * 0.875 / 216) = 0.0225
-    assert phrases.binomial_se(0.125, n) == pytest.approx(0.0225, abs=1e-4)
+    assert binomial_se(0.125, n) == pytest.approx(0.0225, abs=1e-4)
     assert phrases.versus_chance(acc, 0.125, n) == expected
 
 
@@ -103,7 +94,7 @@ def test_pitch_gap_octave_only_near_twelve_semitones():
 def test_spread_vs_binomial_flips_with_the_spread():
     n = 240  # se at 0.5 = 0.0323
     mean = 0.5
-    se = phrases.binomial_se(mean, n)
+    se = binomial_se(mean, n)
 
     def folds(s):  # two folds with standard deviation s (ddof=1) around the mean
         half = s / math.sqrt(2)
@@ -140,7 +131,7 @@ def test_phrases_registry_holds_the_sentence_makers():
 
 
 def test_every_function_names_its_chapters():
-    for name in ["weigh", "binomial_se", "pct", "points", "compare", "versus_chance", "semitones", "pitch_gap", "spread_vs_binomial",
+    for name in ["weigh", "pct", "points", "compare", "versus_chance", "semitones", "pitch_gap", "spread_vs_binomial",
                  "calibration", "averaging_confidence", "uncertainty_shift"]:
         doc = getattr(phrases, name).__doc__
         assert doc and any(f"{c:02d}" in doc for c in range(0, 100)), name
@@ -160,7 +151,7 @@ def test_weigh_flips_with_the_numbers():
 def test_difference_se_adds_the_variances_of_two_independent_accuracies():
     assert phrases.difference_se(0.5, 100, 0.5, 100) == pytest.approx(math.sqrt(2) * 0.05)
     assert phrases.difference_se(0.8, 216, 0.4259, 216) == pytest.approx(
-        math.hypot(phrases.binomial_se(0.8, 216), phrases.binomial_se(0.4259, 216)))
+        math.hypot(binomial_se(0.8, 216), binomial_se(0.4259, 216)))
     assert phrases.difference_se(1.0, 50, 0.0, 50) == 0.0  # no sampling noise at 0 or 100 %
     assert phrases.difference_se(0.5, 400, 0.5, 100) < phrases.difference_se(0.5, 100, 0.5, 100)
 

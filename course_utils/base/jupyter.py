@@ -30,9 +30,13 @@ real one, in headless Chromium (``tests/test_lab.py``).
 
 from __future__ import annotations
 
+import functools
+import html
+import inspect
 import os
 import re
 import sys
+import time
 from typing import Any, Callable, Sequence
 
 #: The environment variable that marks a headless kernel.
@@ -85,8 +89,6 @@ def explore(function: Callable, *, fixed: dict[str, Any] | None = None, **slider
     if headless():
         print("(A headless run: the figure for the sliders' start values. In JupyterLab, sliders appear here.)")
         return function(**{name: spec["value"] for name, spec in sliders.items()}, **fixed)
-    import functools
-    import inspect
 
     import ipywidgets as widgets
     from IPython.display import display
@@ -211,8 +213,6 @@ def epoch_progress(epochs: int, desc: str = "training", metrics: Sequence[str] =
     Probability models of ``15_uncertainty``. Used through :func:`course_utils.learning.training.fit`
     by every chapter that trains a network, ``08_cnn_binary`` to ``17_new_voices``.
     """
-    import time
-
     if callback_base is None:
         import keras
 
@@ -257,8 +257,6 @@ def message_html(text: str, kind: str = "error", title: str = "") -> str:
     lines broken between words (a stream's text in JupyterLab breaks anywhere, even mid-word), in
     a box coloured for an ``"error"``, a ``"warning"`` or a ``"note"``; ``title`` in bold first.
     Used by the classifier explorer of ``16_better_emotion_model``."""
-    import html
-
     body = re.sub(r"`([^`]*)`", r"<code>\1</code>", html.escape(text, quote=False))
     if title:
         body = f"<b>{html.escape(title, quote=False)}</b> {body}"

@@ -23,12 +23,15 @@ Taught in ``00_getting_the_data`` (its Parameters section and exercise 4).
 
 from __future__ import annotations
 
+import json
 import math
 import numbers
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
+
+import numpy as np
 
 from course_utils.base.errors import ParameterError
 from course_utils.data import metadata
@@ -63,8 +66,6 @@ def _is_real(v: Any) -> bool:
 def flag(meaning: str, example: bool = True) -> Spec:
     """True or False, a real bool (not the string "false"). Used by :data:`PARAMETERS`, so by every chapter's parameter check (:func:`check`, taught in
     ``00_getting_the_data``)."""
-    import numpy as np
-
     return Spec(meaning, "True or False", example, lambda v: isinstance(v, (bool, np.bool_)))
 
 
@@ -199,8 +200,9 @@ PARAMETERS: dict[str, Spec] = {
     # actors, folds and tasks
     "n_val_actors": _actors, "n_test_actors": _actors,
     "held_out_actors": replace(_actors, none=None),
-    "n_folds": whole("actor-held-out folds", 2, 24, none=_DEFAULT, example=6),
-    "max_folds": whole("folds actually run (the first ones)", 1, 24, none="all of them (quick: 2)", example=2),
+    # splits.actor_folds: a test, a validation and a training group, each with both sexes (12 + 12 actors)
+    "n_folds": whole("actor-held-out folds", 3, 12, none=_DEFAULT, example=6),
+    "max_folds": whole("folds actually run (the first ones)", 1, 12, none="all of them (quick: 2)", example=2),
     "tasks": sequence("tasks to train", choice("a task", ("emotion", "sex")), unique=True, none=_DEFAULT, example=["emotion", "sex"]),
     "ffnn_tasks": sequence("tasks of the classifier on the codes", choice("a task", _TASKS), unique=True, none=_DEFAULT, example=["emotion"]),
     "actors_singletask": sequence("tasks that also get a single-task network with actors held out",
@@ -344,8 +346,6 @@ def spec(chapter: str, name: str) -> Spec:
 def _fix(name: str, s: Spec) -> str:
     ex = s.example
     if s.structured:
-        import json
-
         return (f"Fix: set {name} = {ex!r} in the parameters cell, or run papermill with "
                 f"-y '{name}: {json.dumps(ex)}' (lists and dicts need -y; -p passes a string)")
     if isinstance(ex, str):

@@ -10,7 +10,6 @@ numbers do.
 =================================  ===========================================================
 function                           what it says
 =================================  ===========================================================
-:func:`binomial_se`                the standard error of an accuracy measured on ``n`` clips
 :func:`difference_se`              the standard error of the difference of two such accuracies
 :func:`pct`                        a fraction as a percentage: ``"42.6 %"``
 :func:`points`                     a difference of two fractions: ``"3.2 percentage points"``
@@ -25,6 +24,9 @@ function                           what it says
 :func:`uncertainty_shift`          from known to unseen voices: does the confidence follow the accuracy?
 =================================  ===========================================================
 
+The standard error behind every judgement is
+:func:`course_utils.learning.diagnosis.binomial_se` (an accuracy measured on ``n`` clips).
+
 :data:`PHRASES` names the functions that produce whole sentences, for a registry of claims
 (:func:`weigh` gives only a fragment and is not in it).
 """
@@ -36,6 +38,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from course_utils.learning.diagnosis import binomial_se
 from course_utils.sound import spectrum
 
 #: How close to 12 semitones a gap must be to be called "about an octave".
@@ -58,26 +61,9 @@ def _fraction(x: float, name: str) -> float:
 # --------------------------------------------------------------------------------------
 # Standard errors
 # --------------------------------------------------------------------------------------
-def binomial_se(p: float, n: int) -> float:
-    """The standard error ``sqrt(p (1 - p) / n)`` of an accuracy ``p`` measured on ``n`` clips.
-
-    How much an accuracy would move if the test set were drawn again: with 216 test clips and
-    an accuracy near 0.5 it is about 3.4 percentage points. Taught in ``07_classical_baseline``
-    ("Small test sets are noisy") and ``10_augmentation`` (the formula); called in
-    ``06_preprocessing``, ``08_cnn_binary``, ``09_cnn_multiclass`` and ``16_better_emotion_model``,
-    and the yardstick of :func:`difference_se`, :func:`versus_chance` and :func:`spread_vs_binomial`.
-    """
-    p = _fraction(p, "p")
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"p must be a fraction in [0, 1], got {p!r}")
-    if isinstance(n, bool) or int(n) != n or n < 1:
-        raise ValueError(f"n must be a positive whole number of clips, got {n!r}")
-    return math.sqrt(p * (1.0 - p) / int(n))
-
-
 def difference_se(a: float, n_a: int, b: float, n_b: int) -> float:
     """The standard error of ``a - b``, two accuracies measured on independent test sets of
-    ``n_a`` and ``n_b`` clips: ``sqrt(se_a^2 + se_b^2)`` with :func:`binomial_se`. The ``se`` to
+    ``n_a`` and ``n_b`` clips: ``sqrt(se_a^2 + se_b^2)`` with :func:`~course_utils.learning.diagnosis.binomial_se`. The ``se`` to
     give :func:`compare` when two models were tested on different clips. Used in
     ``06_preprocessing``, ``07_classical_baseline``, ``09_cnn_multiclass``, ``10_augmentation``,
     ``14_raw_waveform``, ``16_better_emotion_model`` and ``17_new_voices``, by
@@ -129,7 +115,7 @@ def compare(a: float, b: float, *, a_name: str, b_name: str, se: float | None = 
     >>> compare(0.426, 0.40, a_name="the CNN", b_name="the SVM")
     'the CNN (42.6 %) is ahead of the SVM (40.0 %) by 2.6 percentage points'
 
-    ``se`` (a fraction, e.g. :func:`binomial_se` of the difference or of one accuracy): when
+    ``se`` (a fraction, e.g. :func:`~course_utils.learning.diagnosis.binomial_se` of the difference or of one accuracy): when
     given and ``|a - b| <= se`` the two are called level. A difference that rounds to zero at
     ``digits`` is level as well. Why two numbers within one standard error are level is taught
     in ``07_classical_baseline``; used in ``06_preprocessing``, ``07_classical_baseline``,

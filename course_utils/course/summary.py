@@ -133,17 +133,6 @@ def accuracy_table(accuracies: pd.DataFrame) -> pd.DataFrame:
     return acc
 
 
-def best_per_task(table: pd.DataFrame, protocol: str = "random", split: str = "test") -> pd.DataFrame:
-    """The best model of each task under ``protocol`` (one row per task), from :func:`accuracy_table`.
-    No chapter calls it (the tests do); ``99_results`` ranks the models with :func:`headline_table`."""
-    sub = table[(table["protocol"] == protocol) & (table["split"] == split)]
-    if sub.empty:
-        return sub
-    idx = sub.groupby("task")["accuracy"].idxmax()
-    order = [t for t in TASKS if t in set(sub["task"])]
-    return sub.loc[idx].set_index("task").loc[order].reset_index()
-
-
 def primary_score(task: str) -> str:
     """The score that ranks models of ``task``: ``"uar"`` for emotion (classes of unequal size:
     neutral has half as many clips), ``"accuracy"`` for the balanced tasks. Taught in ``99_results``."""

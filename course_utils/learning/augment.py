@@ -1,8 +1,8 @@
 """Data augmentation for log-Mel images and for waveforms.
 
 Taught in ``10_augmentation``; ``16_better_emotion_model`` trains with :class:`SpecAugment`, and
-``14_raw_waveform`` and ``16_better_emotion_model`` read their results with :func:`binomial_se`
-and :func:`history_summary`.
+``14_raw_waveform`` and ``16_better_emotion_model`` read their trainings with
+:func:`history_summary`.
 
 Augmentation trains the network on changed copies of its training clips, changed in ways that
 keep the label, so that it cannot learn a few hundred clips by heart and has to rely on what the
@@ -36,8 +36,8 @@ them in ``fit`` only (``training=True``); ``predict``, ``evaluate`` and the vali
 of ``fit`` see the images unchanged.
 
 Also here: :func:`band_spacing_mel`, :func:`band_frequencies` and :func:`mel_shift_hz` (where a
-shift along the Mel axis moves a frequency); :func:`binomial_se` and :func:`history_summary`
-(reading the results); and the chapter's figures, :func:`plot_images`,
+:func:`history_summary` (reading a training's history; the standard error of an accuracy is
+:func:`course_utils.learning.diagnosis.binomial_se`); and the chapter's figures, :func:`plot_images`,
 :func:`plot_harmonics_after_shift`, :func:`show_waveform_and_image` and
 :func:`plot_accuracy_curves`.
 """
@@ -521,14 +521,6 @@ def versions_dataset(
 # --------------------------------------------------------------------------------------
 # Reading the results
 # --------------------------------------------------------------------------------------
-def binomial_se(p, n: int):
-    """Standard error of an accuracy ``p`` measured on ``n`` independent clips:
-    ``sqrt(p (1 - p) / n)``. Taught in ``10_augmentation``; used again by ``14_raw_waveform`` and
-    ``16_better_emotion_model`` (and by :func:`course_utils.learning.emotion_net.summarise_folds`)."""
-    p = np.asarray(p, dtype=float)
-    return np.sqrt(p * (1.0 - p) / n)
-
-
 def history_summary(history: pd.DataFrame) -> dict:
     """Best epoch, its training and validation accuracy, their gap and the seconds per epoch.
 

@@ -15,7 +15,9 @@ One accuracy hides everything a teacher wants to see. Given a confusion matrix :
   numbers for an unbalanced test set (RAVDESS has half as many neutral clips). Accuracy weighs
   every clip the same, UAR every class, so a classifier that never names a small class loses
   little accuracy but a whole class's share of UAR. :func:`label_scores` gives the same from
-  true and predicted labels, :func:`fold_mean` their mean over the folds of a cross-validation;
+  true and predicted labels, :func:`fold_mean` their mean over the folds of a cross-validation,
+  and :func:`binomial_se` how far an accuracy measured on ``n`` clips would move on another
+  draw of the test set;
 - :func:`per_class_table`: precision :math:`C_{cc} / \\sum_i C_{ic}`, recall
   :math:`C_{cc} / \\sum_j C_{cj}`, their harmonic mean F1, and the support of every class;
   :func:`plot_per_class` draws precision and recall side by side;
@@ -98,6 +100,26 @@ def label_scores(y_true, y_pred) -> dict[str, float]:
     cm = np.zeros((len(labels), len(labels)))
     np.add.at(cm, ([index[v] for v in y_true], [index[v] for v in y_pred]), 1)
     return summary_scores(cm)
+
+
+def binomial_se(p, n: int):
+    """The standard error ``sqrt(p (1 - p) / n)`` of an accuracy ``p`` measured on ``n`` clips.
+
+    How much an accuracy would move if the test set were drawn again: with 216 test clips and an
+    accuracy near 0.5 it is about 3.4 percentage points. ``p`` is one fraction (a float comes
+    back) or an array of them (an array comes back). Taught in ``07_classical_baseline`` ("Small
+    test sets are noisy") and ``10_augmentation`` (the formula); called in ``06_preprocessing``,
+    ``08_cnn_binary``, ``09_cnn_multiclass``, ``14_raw_waveform`` and ``16_better_emotion_model``,
+    and the yardstick of :mod:`course_utils.course.phrases` (``difference_se``, ``versus_chance``,
+    ``spread_vs_binomial``) and of :func:`course_utils.learning.emotion_net.summarise_folds`.
+    """
+    arr = np.asarray(p, dtype=float)
+    if not np.all(np.isfinite(arr)) or np.any((arr < 0.0) | (arr > 1.0)):
+        raise ValueError(f"p must be a fraction in [0, 1], got {p!r}")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer, float)) or int(n) != n or n < 1:
+        raise ValueError(f"n must be a positive whole number of clips, got {n!r}")
+    se = np.sqrt(arr * (1.0 - arr) / int(n))
+    return float(se) if se.ndim == 0 else se
 
 
 def fold_mean(fold_scores) -> dict[str, float]:

@@ -411,7 +411,7 @@ def summarise_folds(fold_results: list[dict], folds: list[splits.Split], meta: p
     for k, (r, split) in enumerate(zip(fold_results, folds), start=1):
         acc = r["scores"]["accuracy"]
         rows.append({"fold": k, "test actors": table.loc[k, "test actors"], "test clips": len(split.test),
-                     "accuracy": acc, "SE": float(augment.binomial_se(acc, len(split.test))),
+                     "accuracy": acc, "SE": float(diagnosis.binomial_se(acc, len(split.test))),
                      "best epoch": r["best_epoch"], "epochs run": r["epochs_run"]})
     return pd.DataFrame(rows).set_index("fold")
 

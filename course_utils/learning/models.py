@@ -62,8 +62,11 @@ def _seed(seed: int | None) -> None:
         keras.utils.set_random_seed(int(seed))
 
 
-def _classifier_output(x, n_classes: int, name: str = "output"):
-    """Dense 1 sigmoid for a binary task (``n_classes`` 1 or 2), else Dense ``n`` softmax."""
+def classifier_output(x, n_classes: int, name: str = "output"):
+    """The output layer of a classifier: Dense 1 sigmoid for a binary task (``n_classes`` 1 or 2),
+    else Dense ``n`` softmax. Taught in ``08_cnn_binary`` (one sigmoid unit for two classes) and
+    ``09_cnn_multiclass`` (softmax); every network of :mod:`course_utils.learning.models` and the
+    heads of :mod:`course_utils.learning.multitask` (``13_multitask``) end with it."""
     if n_classes < 1:
         raise ValueError(f"n_classes must be >= 1, got {n_classes}")
     if n_classes <= 2:
@@ -113,7 +116,7 @@ def study_cnn(
     x = study_trunk(inputs)
     x = layers.Dense(dense_units, activation="relu", name="dense")(x)
     x = layers.Dropout(dropout, name="dropout")(x)
-    outputs = _classifier_output(x, n_classes)
+    outputs = classifier_output(x, n_classes)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -179,7 +182,7 @@ def study_ffnn(input_dim: int = 128, n_classes: int = 8, seed: int | None = 0) -
     x = inputs
     for units in (256, 128, 64):
         x = layers.Dense(units, activation="relu", name=f"dense{units}")(x)
-    outputs = _classifier_output(x, n_classes)
+    outputs = classifier_output(x, n_classes)
     return keras.Model(inputs, outputs, name="study_ffnn")
 
 
@@ -261,7 +264,7 @@ def vgg16_transfer(
     x = layers.GlobalAveragePooling2D(name="gap")(x)
     x = layers.Dense(dense_units, activation="relu", name="dense")(x)
     x = layers.Dropout(dropout, name="dropout")(x)
-    outputs = _classifier_output(x, n_classes)
+    outputs = classifier_output(x, n_classes)
     model = keras.Model(inputs, outputs, name="vgg16_transfer")
     model.weights_loaded = loaded
     return model

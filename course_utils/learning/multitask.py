@@ -67,8 +67,6 @@ from course_utils.learning import diagnosis, models, training, transfer
 
 #: The study's four tasks, in the order the course uses everywhere.
 TASKS = ("sex", "statement", "actor", "emotion")
-#: Dense units of the study's single-task heads (Table 1 and its variants, chapters 08 and 09).
-STUDY_DENSE = {"sex": 128, "statement": 128, "actor": 512, "emotion": 256}
 
 
 # --------------------------------------------------------------------------------------
@@ -132,7 +130,7 @@ def _output(x, n_classes: int, name: str):
     """Dense 1 sigmoid for two classes, else Dense ``n_classes`` softmax (as ``models.study_cnn``)."""
     if n_classes < 2:
         raise ValueError(f"head {name!r} needs at least 2 classes, got {n_classes}")
-    return models._classifier_output(x, n_classes, name)
+    return models.classifier_output(x, n_classes, name)
 
 
 def build_network(

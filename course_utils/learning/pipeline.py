@@ -71,11 +71,14 @@ import os
 import shutil
 import tempfile
 import time
+from contextlib import redirect_stdout
 from dataclasses import dataclass
+from io import StringIO
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
+import keras
 import numpy as np
 import pandas as pd
 import tensorflow as tf
@@ -308,14 +311,10 @@ def image_data_generator_class():
     Returns ``(None, None)`` where neither has it. Taught in ``06_preprocessing``; used by
     :func:`available_readers` and :func:`keras_generator`.
     """
-    import keras
-
     found = getattr(getattr(keras, "preprocessing", None), "image", None)
     if found is not None and hasattr(found, "ImageDataGenerator"):  # Keras 2
         return found.ImageDataGenerator, "keras.preprocessing.image.ImageDataGenerator"  # pragma: no cover
     try:
-        import tensorflow as tf
-
         return tf.keras.preprocessing.image.ImageDataGenerator, "tf.keras.preprocessing.image.ImageDataGenerator"
     except (AttributeError, ImportError):  # pragma: no cover - depends on the installed versions
         return None, None
@@ -356,8 +355,6 @@ def keras_generator(tree: PngTree, *, batch_size: int = 32, shuffle: bool = True
     if cls is None:  # pragma: no cover - depends on the installed versions
         raise RuntimeError("this Keras has no ImageDataGenerator. Fix: use the reader 'keras_directory'.")
     height, width = _image_shape(tree)
-    from contextlib import redirect_stdout
-    from io import StringIO
 
     with redirect_stdout(StringIO()):  # silence "Found N images belonging to K classes."
         it = cls(rescale=1.0 / 255).flow_from_directory(
@@ -372,11 +369,6 @@ def keras_directory_dataset(tree: PngTree, *, batch_size: int = 32, shuffle: boo
 
     The reader ``keras_directory`` of ``06_preprocessing`` (through :func:`make_reader`).
     """
-    import keras
-
-    from contextlib import redirect_stdout
-    from io import StringIO
-
     with redirect_stdout(StringIO()):
         ds = keras.utils.image_dataset_from_directory(
             str(tree.root), labels="inferred", label_mode="int", class_names=list(tree.class_names),

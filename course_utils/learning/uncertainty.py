@@ -51,6 +51,7 @@ import keras
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import tensorflow as tf
 from keras import layers
 from sklearn.metrics import confusion_matrix
 
@@ -247,8 +248,6 @@ def fit_bayes(model, train: tuple, val: tuple, epochs: int, *, batch_size: int =
     named ``training <model name>`` or by ``progress`` when it is a string; it draws no random
     numbers, so the results are the same without it). Taught in ``15_uncertainty``.
     """
-    import tensorflow as tf
-
     tf_keras, _ = _tfp()
     tf_keras.utils.set_random_seed(int(seed))
     tf.config.experimental.enable_op_determinism()
@@ -302,7 +301,6 @@ def bayes_samples(model, images, T: int = 50, *, seed: int = 0, batch_size: int 
     """
     if T < 1:
         raise ValueError(f"T must be >= 1, got {T}")
-    import tensorflow as tf
 
     tf_keras, _ = _tfp()
     tf_keras.utils.set_random_seed(int(seed))

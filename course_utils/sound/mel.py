@@ -52,9 +52,11 @@ Plotting helpers: :func:`plot_mel_curves`, :func:`plot_filterbank`, :func:`specs
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Sequence
 
 import librosa
+import librosa.display
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -256,8 +258,6 @@ def specshow_mel(S_db: np.ndarray, sr: int, hop_length: int, ax: plt.Axes | None
     Used by :func:`plot_linear_vs_mel`, :func:`mel_bands_figure`, :func:`plot_side_by_side` and
     :func:`plot_image_steps` (``04_mel_scale``).
     """
-    import librosa.display
-
     ax = ax or plt.gca()
     img = librosa.display.specshow(S_db, sr=sr, hop_length=hop_length, x_axis="time", y_axis="mel", ax=ax,
                                    fmax=fmax, vmin=vmin, cmap="magma")
@@ -276,8 +276,6 @@ def plot_linear_vs_mel(y: np.ndarray, sr: int, n_fft: int = 2048, hop_length: in
 
     Taught in ``04_mel_scale``.
     """
-    import librosa.display
-
     fig, axes = plt.subplots(3, 1, figsize=(11, 10), sharex=True, constrained_layout=True)
     S_db = librosa.amplitude_to_db(np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop_length)), ref=np.max, top_db=80)
     img = librosa.display.specshow(S_db, sr=sr, hop_length=hop_length, x_axis="time", y_axis="linear", ax=axes[0],
@@ -338,8 +336,6 @@ def mel_bands_figure(y: np.ndarray, sr: int, n_mels: int = 32, *, n_fft: int = 2
     loudest bin, drawn over the band), up to ``fmax_frame`` Hz; below, the log-Mel spectrogram
     with the frame marked. Used by :func:`mel_bands_explorer` (``04_mel_scale``).
     """
-    import librosa
-
     S = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop_length)) ** 2
     F = filterbank(sr, n_fft, n_mels)
     M = F @ S
@@ -390,8 +386,6 @@ def mel_bands_explorer(y: np.ndarray, sr: int, n_mels: int = 32, *, n_fft: int =
     The function behind the notebook's slider (:func:`~course_utils.base.jupyter.explore`).
     Taught in ``04_mel_scale``.
     """
-    import librosa
-
     fig = mel_bands_figure(y, sr, n_mels, n_fft=n_fft, hop_length=hop_length, title=title)
     plt.show()
     if players:
@@ -484,8 +478,6 @@ def voice_table(meta: pd.DataFrame, cutoff_hz: float = 4000.0, progress: bool = 
     (:func:`course_utils.base.jupyter.progress`) while they are measured. Taught in
     ``04_mel_scale``.
     """
-    from pathlib import Path
-
     names = [Path(str(p)).name for p in meta["path"]]
 
     def measure() -> pd.DataFrame:

@@ -14,7 +14,6 @@ helper                            what it does
 :func:`show_clip`                 a compact waveform with its player below
 :func:`waveform_gallery`          one small waveform per clip, shared amplitude axis
 :func:`plot_log_mel`              a log-Mel image with a colour bar in [0, 1]
-:func:`specshow_db`               a dB spectrogram (``librosa.display.specshow``)
 :func:`mel_ticks`                 where given frequencies (Hz) lie on a log-Mel image
 ================================  ====================================================
 """
@@ -119,22 +118,6 @@ def waveform_gallery(clips: list[tuple[str, np.ndarray]], sr: int, ncols: int = 
     fig.tight_layout()
     return fig
 
-
-def specshow_db(S_db: np.ndarray, sr: int, hop_length: int, ax: plt.Axes | None = None, y_axis: str = "mel", title: str | None = None):
-    """``librosa.display.specshow`` of a dB spectrogram with time (s), frequency (Hz) and a dB bar.
-
-    Used by the tests only: no chapter calls it (``03_spectrogram`` draws with
-    :func:`course_utils.sound.spectrogram.plot_spectrogram`, ``04_mel_scale`` with
-    :func:`course_utils.sound.mel.specshow_mel`). The idea of ``03_spectrogram``.
-    """
-    ax = ax or plt.gca()
-    img = librosa.display.specshow(S_db, sr=sr, hop_length=hop_length, x_axis="time", y_axis=y_axis, ax=ax)
-    ax.set_xlabel("time (s)")
-    ax.set_ylabel("frequency (Hz)")
-    if title:
-        ax.set_title(title)
-    plt.colorbar(img, ax=ax, format="%+2.0f dB", label="level (dB)")
-    return ax
 
 
 def mel_ticks(config, height: int, freqs: Sequence[float] = (125, 250, 500, 1000, 2000, 4000, 8000)):

@@ -6,7 +6,9 @@ exercise. Those lists are generated from the notebooks, so that they cannot go s
 - :func:`notebook_parameters`: the ``parameters`` cell of a notebook, as (name, default, meaning);
 - :func:`exercises`: the "Try it" exercises of a notebook and the hidden solution cells;
 - :func:`update_docs`: rewrites the generated blocks of ``README.md`` and ``docs/instructors.md``
-  (``tests/test_docs.py`` fails when they differ from the notebooks).
+  (``tests/test_docs.py`` fails when they differ from the notebooks), and Binder's
+  self-contained ``binder/requirements.txt`` from the course's pins
+  (:func:`course_utils.tools.pins.write_binder_requirements`; ``tests/test_binder.py``).
 
 Build tooling (:mod:`course_utils.tools`): no notebook imports it.
 """
@@ -25,7 +27,7 @@ import nbformat
 
 from course_utils.base import paths
 from course_utils.data.atomic import write_text_atomic
-from course_utils.tools import runner
+from course_utils.tools import pins, runner
 
 
 #: Meanings of the parameters every notebook has, for a cell that gives none in a comment.
@@ -205,7 +207,8 @@ def replace_block(text: str, name: str, content: str) -> str:
 def update_docs(readme: str | Path | None = None, guide: str | Path | None = None,
                 notebooks: Iterable[str | Path] | None = None) -> list[Path]:
     """Rewrite the generated blocks: the parameter tables of ``README.md`` and the exercise list
-    of ``docs/instructors.md``. Returns the files that changed. No ``make`` target runs it: run it
+    of ``docs/instructors.md``, and ``binder/requirements.txt`` (the course's pins, for Binder,
+    when ``readme`` is the project's own). Returns the files that changed. No ``make`` target runs it: run it
     by hand after changing a notebook's parameters or exercises
     (``.venv/bin/python -c "from course_utils.tools import docs; docs.update_docs()"``, as the
     README and the guide say, and as ``tests/test_docs.py`` asks when a block is stale)."""
@@ -221,4 +224,8 @@ def update_docs(readme: str | Path | None = None, guide: str | Path | None = Non
         if new != old:
             write_text_atomic(path, new)
             changed.append(path)
+    if readme.resolve() == (root / "README.md").resolve():
+        binder = pins.write_binder_requirements(root)
+        if binder is not None:
+            changed.append(binder)
     return changed

@@ -190,7 +190,7 @@ STEPS = (
 # --------------------------------------------------------------------------------------
 def plan(profile: str = "binder", modes: Iterable[str] = MODES) -> list[Step]:
     """The steps of a profile (see :data:`PROFILES`) for the given modes, in running order. Used by
-    :func:`warm` (``python -m course_utils warm-cache``), :func:`plan_table` and the tests."""
+    :func:`warm` (``python -m course_utils warm-cache``) and the tests."""
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)}")
     modes = tuple(modes)
@@ -198,16 +198,6 @@ def plan(profile: str = "binder", modes: Iterable[str] = MODES) -> list[Step]:
     if unknown or not modes:
         raise ValueError(f"modes must be some of {', '.join(MODES)}, got {modes!r}")
     return [s for s in STEPS if profile in s.profiles and s.mode in modes]
-
-
-def plan_table(profile: str = "all") -> pd.DataFrame:
-    """The steps of a profile as a table: cache, mode, notebooks, profiles (for READMEs and teachers).
-    No command prints it; the tests check it against :data:`STEPS`."""
-    return pd.DataFrame([
-        {"cache": s.name, "mode": s.mode, "notebooks": ", ".join(n[:2] for n in s.notebooks),
-         "profile": "binder" if "binder" in s.profiles else "all"}
-        for s in plan(profile)
-    ])
 
 
 def default_jobs() -> int:
