@@ -1,5 +1,6 @@
-"""Every notebook runs headless (papermill, quick mode, offline corpus) and records results;
+"""Chapters 00-08 run headless (papermill, quick mode, offline corpus) and record results;
 nbval reruns the executed copies and the cells marked ``# NBVAL_CHECK_OUTPUT`` must repeat.
+The training chapters and 99 are in ``test_notebooks_training`` (see ``notebook_runs``).
 
 Where ``../shared/ravdess-sample`` exists, notebook 00 also runs on those real recordings.
 """
@@ -7,57 +8,22 @@ Where ``../shared/ravdess-sample`` exists, notebook 00 also runs on those real r
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from course_utils.base import jupyter, paths
 from course_utils.course import results
 from course_utils.tools import runner
+from notebook_runs import CELL_TIMEOUT, EARLY, course_build, nbval, run_and_check  # noqa: F401 (course_build: the module's fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = runner.list_notebooks(ROOT / "notebooks")
 pytestmark = pytest.mark.slow
-#: Seconds a quick-mode cell may take: a stuck kernel fails the test instead of stalling CI.
-CELL_TIMEOUT = 600
 
 
-@pytest.fixture(scope="module")
-def course_build(tmp_path_factory, synthetic_root):
-    """A build folder of its own, so that the tests never touch the project's build/."""
-    build = tmp_path_factory.mktemp("build")
-    with paths.use_build_dir(build):
-        yield build
-
-
-def _nbval(notebook: Path) -> subprocess.CompletedProcess:
-    """Run nbval on one executed notebook in a separate pytest (the project's options off)."""
-    cmd = [sys.executable, "-m", "pytest", "--nbval-lax", f"--nbval-cell-timeout={CELL_TIMEOUT}", "-p", "no:cacheprovider", "-o", "addopts=", "-q",
-           "--rootdir", str(notebook.parent), str(notebook)]
-    env = {**os.environ, jupyter.HEADLESS_ENV: "1"}  # as papermill's kernels: no widgets
-    return subprocess.run(cmd, capture_output=True, text=True, cwd=notebook.parent, timeout=1200, env=env)
-
-
-@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+@pytest.mark.parametrize("notebook", EARLY, ids=[p.stem for p in EARLY])
 def test_notebook_runs_headless_and_records_results(notebook, course_build):
-    out = runner.run_notebook(notebook, course_build / "executed", {"dataset": "synthetic", "quick": True}, progress=False, timeout=CELL_TIMEOUT)
-    executed = nbformat.read(out, as_version=4)
-    assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
-    errors = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"]
-    assert not errors
-    record = json.loads((course_build / "results" / f"{notebook.stem}.json").read_text())
-    assert record["notebook"] == notebook.stem and record["dataset"] == "synthetic" and record["mode"] == "quick"
-    assert record["metrics"] and all(isinstance(v, float) for v in record["metrics"].values())
-    # every generated claim (NotebookRun.say) follows its numbers, and those numbers were recorded
-    assert results.check_claims(course_build / "results" / f"{notebook.stem}.json") == []
-
-    # nbval: the marked cells give the same output on a rerun of the executed copy
-    check = _nbval(out)
-    assert check.returncode == 0, check.stdout[-3000:] + check.stderr[-2000:]
+    run_and_check(notebook, course_build)
 
 
 def test_notebook_00_counts_on_the_offline_corpus(course_build):
@@ -77,7 +43,7 @@ def test_nbval_catches_a_changed_output(course_build, tmp_path):
     stream["text"] = stream["text"].replace("neutral", "calm")
     tampered = tmp_path / "tampered.ipynb"
     nbformat.write(nb, tampered)
-    check = _nbval(tampered)
+    check = nbval(tampered)
     assert check.returncode != 0 and "failed" in check.stdout.lower()
 
 
