@@ -7,5 +7,6 @@ scores beyond one accuracy (:mod:`~course_utils.learning.diagnosis`, ``07``, ``0
 (:mod:`~course_utils.learning.multitask`, ``13``), raw-waveform networks
 (:mod:`~course_utils.learning.waveform_nets`, ``14``), uncertainty (:mod:`~course_utils.learning.uncertainty`,
 ``15``), the compact emotion network (:mod:`~course_utils.learning.emotion_net`, ``16``, ``17``) and its
-clip classifier (:mod:`~course_utils.learning.classify`, ``16``). Imports only the layers below.
+clip classifier (:mod:`~course_utils.learning.classify`, ``16``), saved as one model that takes sound
+(:mod:`~course_utils.learning.sound_model`, ``16``). Imports only the layers below.
 """
