@@ -208,7 +208,7 @@ def update_docs(readme: str | Path | None = None, guide: str | Path | None = Non
                 notebooks: Iterable[str | Path] | None = None) -> list[Path]:
     """Rewrite the generated blocks: the parameter tables of ``README.md`` and the exercise list
     of ``docs/instructors.md``, and ``binder/requirements.txt`` (the course's pins, for Binder,
-    when ``readme`` is the project's own). Returns the files that changed. No ``make`` target runs it: run it
+    when ``readme`` is the project's own and the project has a ``binder/`` folder). Returns the files that changed. No ``make`` target runs it: run it
     by hand after changing a notebook's parameters or exercises
     (``.venv/bin/python -c "from course_utils.tools import docs; docs.update_docs()"``, as the
     README and the guide say, and as ``tests/test_docs.py`` asks when a block is stale)."""
@@ -224,7 +224,7 @@ def update_docs(readme: str | Path | None = None, guide: str | Path | None = Non
         if new != old:
             write_text_atomic(path, new)
             changed.append(path)
-    if readme.resolve() == (root / "README.md").resolve():
+    if readme.resolve() == (root / "README.md").resolve() and (root / "binder").is_dir():
         binder = pins.write_binder_requirements(root)
         if binder is not None:
             changed.append(binder)
