@@ -27,6 +27,7 @@ $(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (course)" > /dev/null
 	$(PY) -c 'from course_utils.tools import lab; lab.install_lab_settings()'  # JupyterLab: no news toast
+	$(PY) -c 'from course_utils.tools import warmup; warmup.compile_librosa()'  # numba's cache, written by one process
 	touch $@
 
 data: venv

@@ -15,8 +15,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import tempfile
 from pathlib import Path
+
+# numba (librosa's compiler) caches compiled functions on disk, an index file beside data files.
+# Two processes filling one cache at once can leave them out of step, and every later process
+# that loads such an entry crashes (notebook kernels segfaulted in librosa's peak picking in a
+# fresh clone, where both xdist workers compiled librosa at the same moment). So each worker,
+# and the kernels and subprocesses it starts, gets a cache of its own, kept between runs of this
+# checkout. Set before anything imports numba.
+if "PYTEST_XDIST_WORKER" in os.environ:
+    _checkout = hashlib.sha1(str(Path(__file__).resolve().parents[1]).encode()).hexdigest()[:8]
+    os.environ["NUMBA_CACHE_DIR"] = str(Path(tempfile.gettempdir()) / f"course-numba-{_checkout}-{os.environ['PYTEST_XDIST_WORKER']}")
 
 import matplotlib
 

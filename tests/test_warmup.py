@@ -331,3 +331,35 @@ def test_images_of_the_warm_up_equal_a_fresh_computation(tiny, monkeypatch):
     cached = features.compute_images(meta, features.FeatureConfig(image_size=(64, 64)), dataset=tiny.name, n_jobs=1)
     one = features.clip_image(meta["path"].iloc[0], features.FeatureConfig(image_size=(64, 64)))
     np.testing.assert_allclose(cached[0], one, atol=1e-3)  # float16 in the cache
+
+
+def test_compile_librosa_leaves_the_course_nothing_to_compile(tmp_path):
+    """After compile_librosa, the course's own uses of librosa write no new entry into numba's
+    cache, so parallel workers only read it (two writers can corrupt it: kernels crashed in CI)."""
+    import subprocess
+    import sys
+
+    cache = tmp_path / "numba"
+    code = (
+        "import sys, numpy as np\n"
+        "from pathlib import Path\n"
+        "from course_utils.tools import warmup\n"
+        "from course_utils.data import audio\n"
+        "from course_utils.sound import eda, features, spectrogram, spectrum\n"
+        "warmup.compile_librosa()\n"
+        "before = {p.name for p in Path(sys.argv[1]).rglob('*.nbi')}\n"
+        "sr = audio.COURSE_SR\n"
+        "t = np.arange(int(1.5 * sr)) / sr\n"
+        "y = (0.3 * np.sin(2 * np.pi * 180 * t) * (t > 0.3)).astype(np.float32)\n"
+        "eda.clip_acoustics(y, sr)\n"
+        "features.signal_image(y, features.FeatureConfig(image_size=(32, 32)))\n"
+        "spectrogram.frame_levels_db(y, sr)\n"
+        "spectrum.track_f0(y, sr)\n"
+        "after = {p.name for p in Path(sys.argv[1]).rglob('*.nbi')}\n"
+        "print(len(before), sorted(after - before))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(cache)], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "NUMBA_CACHE_DIR": str(cache)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    count, new = done.stdout.strip().split(" ", 1)
+    assert int(count) >= 10 and new == "[]", done.stdout
