@@ -79,8 +79,21 @@ def test_the_saved_model_gives_the_networks_probabilities_in_a_fresh_process(ima
     want = np.stack([image_net.predict(featurize(y)[None, :, :, None], verbose=0)[0] for y in clips])
     here = np.stack([model.predict(y[None], verbose=0)[0] for y in clips])
     np.testing.assert_allclose(here, want, atol=1e-3)
+    image_net.compile(optimizer="adam", loss="categorical_crossentropy")  # as a trained network is
+    image_net.fit(np.zeros((2, 32, 32, 1), np.float32), np.eye(8)[:2], epochs=1, verbose=0)
+    model = sound_model.waveform_model(image_net, CFG, NAMES)  # the trained weights, not the optimiser
+    here = np.stack([model.predict(y[None], verbose=0)[0] for y in clips])
+    np.testing.assert_allclose(here, np.stack([image_net.predict(featurize(y)[None, :, :, None], verbose=0)[0] for y in clips]), atol=1e-3)
     path = sound_model.save(model, tmp_path / "m.keras")
     assert path.is_file() and not [p for p in tmp_path.iterdir() if p != path]  # no temporary file left
+    import zipfile
+    import h5py
+    with zipfile.ZipFile(path) as z:
+        z.extract("model.weights.h5", tmp_path / "unzipped")
+    with h5py.File(tmp_path / "unzipped" / "model.weights.h5") as weights:
+        stored = []
+        weights.visit(stored.append)
+    assert not [name for name in stored if "optimizer" in name]
     again = sound_model.predict_in_fresh_process(path, clips)
     np.testing.assert_allclose(again, here, atol=1e-5)
     loaded = sound_model.load(path)

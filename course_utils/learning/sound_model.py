@@ -212,9 +212,11 @@ def waveform_model(image_model: keras.Model, config: features.FeatureConfig, cla
                    name: str = "emotion_from_sound") -> keras.Model:
     """``waveform (clips, samples) -> front end -> image_model -> probabilities``, one Keras model.
 
-    ``image_model`` is a trained network on images of ``config`` (chapter 16's final model);
-    its weights are shared, not copied. ``class_names`` are the names of its outputs, in order.
-    Taught in ``16_better_emotion_model``."""
+    ``image_model`` is a trained network on images of ``config`` (chapter 16's final model). It is
+    copied without its training state (rebuilt from its configuration, then its weights), so that the
+    saved file holds what a prediction needs and not the optimiser's moments, which would triple
+    its size. ``class_names`` are the names of its outputs, in order. Taught in
+    ``16_better_emotion_model``."""
     height, width = config.image_size
     expected = tuple(image_model.input_shape[1:3])
     if expected != (height, width):
@@ -223,8 +225,10 @@ def waveform_model(image_model: keras.Model, config: features.FeatureConfig, cla
     n_out = int(image_model.output_shape[-1])
     if len(class_names) != n_out:
         raise ValueError(f"the network has {n_out} outputs but {len(class_names)} class names were given")
+    network = type(image_model).from_config(image_model.get_config())  # uncompiled (clone_model would compile it)
+    network.set_weights(image_model.get_weights())
     inputs = keras.Input(shape=(None,), name="waveform")
-    outputs = image_model(front_end(config, class_names)(inputs))
+    outputs = network(front_end(config, class_names)(inputs))
     return keras.Model(inputs, outputs, name=name)
 
 
