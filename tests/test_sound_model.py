@@ -37,7 +37,7 @@ def test_resize_matrix_is_pils_bilinear_resize():
         pil = np.asarray(Image.fromarray(img).resize((n_out, 5), Image.BILINEAR))
         np.testing.assert_allclose(img @ sound_model.resize_matrix(n_in, n_out), pil, atol=1e-6)
     assert np.array_equal(sound_model.resize_matrix(7, 7), np.eye(7))
-    assert sound_model.n_frames(features.FeatureConfig()) == 216
+    assert sound_model.front_end(features.FeatureConfig()).n_frames == 216  # 2.5 s at 22,050 Hz, hop 256
 
 
 @pytest.mark.parametrize("seconds, lead, tail", [(0.5, 0.3, 0.2), (1.6, 0.1, 0.4), (0.91, 0.0, 0.0), (2.2, 0.7, 0.05)],
@@ -142,3 +142,5 @@ def test_agreement_says_which_way_it_went():
     assert "does NOT give" in bad and "same for 0 of 2" in bad
     with pytest.raises(ValueError, match="one shape"):
         sound_model.agreement(p, p[:1])
+    assert sound_model.match(p[:, ::-1], p) == {"max_difference": pytest.approx(0.6), "same_class": 0.0}
+    assert sound_model.match(p + 1e-5, p) == {"max_difference": pytest.approx(1e-5), "same_class": 1.0}

@@ -60,12 +60,6 @@ TRIM_HOP = 512
 # --------------------------------------------------------------------------------------
 # Fixed matrices of the recipe
 # --------------------------------------------------------------------------------------
-def n_frames(config: features.FeatureConfig) -> int:
-    """STFT frames of one fixed-length clip: ``1 + samples // hop`` (centred frames). Taught in
-    ``16_better_emotion_model``; 216 for 2.5 s at 22,050 Hz with a hop of 256."""
-    return 1 + int(round(config.duration * config.sample_rate)) // config.hop_length
-
-
 def resize_matrix(n_in: int, n_out: int) -> np.ndarray:
     """PIL's bilinear resize of one axis from ``n_in`` to ``n_out`` values, as a matrix
     ``(n_in, n_out)``: ``row @ M`` is ``Image.resize`` of that row. Found by resizing each unit
@@ -232,22 +226,23 @@ def waveform_model(image_model: keras.Model, config: features.FeatureConfig, cla
     return keras.Model(inputs, outputs, name=name)
 
 
+def _front_end_of(model: keras.Model) -> LogMelFrontEnd:
+    for layer in model.layers:
+        if isinstance(layer, LogMelFrontEnd):
+            return layer
+    raise ValueError(f"model {model.name!r} has no LogMelFrontEnd: it does not take sound")
+
+
 def class_names(model: keras.Model) -> list[str]:
     """The names of a :func:`waveform_model`'s outputs, stored in its front end. Taught in
     ``16_better_emotion_model``."""
-    for layer in model.layers:
-        if isinstance(layer, LogMelFrontEnd):
-            return list(layer.class_names)
-    raise ValueError(f"model {model.name!r} has no LogMelFrontEnd: it does not take sound")
+    return list(_front_end_of(model).class_names)
 
 
 def sample_rate(model: keras.Model) -> int:
     """The sample rate (Hz) a :func:`waveform_model` expects its input at. Taught in
     ``16_better_emotion_model``."""
-    for layer in model.layers:
-        if isinstance(layer, LogMelFrontEnd):
-            return layer.sample_rate
-    raise ValueError(f"model {model.name!r} has no LogMelFrontEnd: it does not take sound")
+    return _front_end_of(model).sample_rate
 
 
 def save(model: keras.Model, path: str | Path) -> Path:
@@ -300,16 +295,25 @@ def predict_in_fresh_process(path: str | Path, waveforms: Sequence[np.ndarray], 
         return np.load(out)
 
 
-def agreement(fresh: np.ndarray, chapter: np.ndarray, tol: float = 1e-3) -> str:
-    """A sentence on whether a reloaded model gives the chapter's probabilities: the largest
-    difference against ``tol`` and the share of clips with the same predicted class (both
-    arrays ``(clips, classes)``, rows in the same order). Taught in ``16_better_emotion_model``."""
+def match(fresh: np.ndarray, chapter: np.ndarray) -> dict[str, float]:
+    """How closely a reloaded model gives the chapter's probabilities (both arrays
+    ``(clips, classes)``, rows in the same order): ``max_difference``, the largest absolute
+    difference, and ``same_class``, the share of clips with the same predicted class. Recorded by
+    ``16_better_emotion_model``; :func:`agreement` says it in words."""
     fresh, chapter = np.asarray(fresh, dtype=float), np.asarray(chapter, dtype=float)
     if fresh.shape != chapter.shape or fresh.ndim != 2 or len(fresh) == 0:
         raise ValueError(f"need two (clips, classes) arrays of one shape, got {fresh.shape} and {chapter.shape}")
-    diff = float(np.max(np.abs(fresh - chapter)))
-    same = int(np.sum(fresh.argmax(1) == chapter.argmax(1)))
-    n = len(fresh)
+    return {"max_difference": float(np.max(np.abs(fresh - chapter))),
+            "same_class": float(np.mean(fresh.argmax(1) == chapter.argmax(1)))}
+
+
+def agreement(fresh: np.ndarray, chapter: np.ndarray, tol: float = 1e-3) -> str:
+    """A sentence on whether a reloaded model gives the chapter's probabilities: the largest
+    difference against ``tol`` and the share of clips with the same predicted class
+    (:func:`match`). Taught in ``16_better_emotion_model``."""
+    m = match(fresh, chapter)
+    diff, n = m["max_difference"], len(fresh)
+    same = int(round(m["same_class"] * n))
     if diff <= tol:
         return (f"The file alone gives the chapter's probabilities: the largest difference over {n} clips is {diff:.1e} "
                 f"(within {tol:g}), and the predicted class is the same for {same} of {n}.")

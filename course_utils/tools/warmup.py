@@ -65,12 +65,15 @@ Build tooling (:mod:`course_utils.tools`): no notebook imports it.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
+import librosa
+import numpy as np
 import pandas as pd
 from joblib import cpu_count
 
@@ -238,20 +241,19 @@ def _cache_files(folder: Path) -> dict[str, int]:
     return out
 
 
+@functools.cache
 def compile_librosa() -> float:
     """Compile librosa's numba functions in this one process, so that numba's on-disk cache is
     written once; returns the seconds it took (about 40 s on a fresh install, under 5 s after).
+    Once per process: a second call returns the first one's seconds at once.
 
     numba caches compiled functions beside librosa's sources: an index file and data files per
     function. Two processes compiling the same function at once (joblib's workers, two kernels)
     can leave the index and the data out of step, and every later process that loads that
     entry crashes (a segfault, seen as "Kernel died"). Compiling once, alone, right after the
     install leaves nothing for parallel processes to write. Each function is called with float32
-    and float64 signals, whose compiled versions differ. Run by ``make venv``, by
-    ``binder/postBuild`` and by :func:`warm` before its workers start."""
-    import librosa
-    import numpy as np
-
+    and float64 signals, whose compiled versions differ. Run by ``make venv`` and by :func:`warm`
+    before its workers start (so by ``binder/postBuild``'s ``warm-cache``)."""
     start = time.perf_counter()
     sr = audio.COURSE_SR
     t = np.arange(sr) / sr
