@@ -73,7 +73,7 @@ def test_readme_parameter_block_is_generated_from_the_notebooks():
 def test_readme_chapter_map_has_every_notebook():
     text = README.read_text()
     chapter_map = text.split("## Chapter map", 1)[1].split("\n## ", 1)[0]
-    rows = re.findall(r"^\| `(\d\d_\w+)` \|", chapter_map, flags=re.M)
+    rows = re.findall(r"^\| `(\d\d_\w+)` ", chapter_map, flags=re.M)
     assert rows == [nb.stem for nb in NOTEBOOKS]
 
 

@@ -54,7 +54,7 @@ def test_pyproject_dependencies_are_pinned_in_requirements():
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     req = _pins(ROOT / "requirements.txt")
-    deps = project["dependencies"] + project["optional-dependencies"]["test"]
+    deps = [dep for extra in project["optional-dependencies"].values() for dep in extra] + project["dependencies"]
     for dep in deps:
         name = re.split(r"[<>=!~ ]", dep)[0].lower()
         assert name in req, f"{name} is a dependency in pyproject.toml but not pinned in requirements.txt"

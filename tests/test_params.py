@@ -57,7 +57,7 @@ def test_papermill_reads_every_parameter_and_its_help(nb_path, caplog):
 def test_every_chapter_checks_its_parameters_in_the_next_cell(nb_path):
     i, _ = parameters_cell(nb_path)
     nb = nbformat.read(nb_path, as_version=4)
-    assert f'params.check(globals(), "{nb_path.stem}")' in nb.cells[i + 1].source
+    assert f'params.check(globals(), "{nb_path.stem}")' in nb.cells[i + 2].source  # after the Colab setup cell
 
 
 def test_one_meaning_per_name_every_parameter_is_in_the_registry():

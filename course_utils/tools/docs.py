@@ -5,6 +5,8 @@ exercise. Those lists are generated from the notebooks, so that they cannot go s
 
 - :func:`notebook_parameters`: the ``parameters`` cell of a notebook, as (name, default, meaning);
 - :func:`exercises`: the "Try it" exercises of a notebook and the hidden solution cells;
+- :func:`colab_cells`: every notebook's "Open in Colab" badge (in its title cell) and its Colab
+  setup cell (after the parameters cell), as :mod:`course_utils.course.colab` makes them;
 - :func:`update_docs`: rewrites the generated blocks of ``README.md`` and ``docs/instructors.md``
   (``tests/test_docs.py`` fails when they differ from the notebooks), and Binder's
   self-contained ``binder/requirements.txt`` from the course's pins
@@ -26,6 +28,7 @@ from typing import Iterable
 import nbformat
 
 from course_utils.base import paths
+from course_utils.course import colab
 from course_utils.data.atomic import write_text_atomic
 from course_utils.tools import pins, runner
 
@@ -204,10 +207,52 @@ def replace_block(text: str, name: str, content: str) -> str:
     return f"{head}{marker(name)}\n{content}\n{marker(name, end=True)}{tail}"
 
 
+#: The id of every chapter's Colab setup cell (ids are unique within a notebook, not across them).
+SETUP_CELL_ID = "colab-setup"
+
+
+def colab_cells(notebook: str | Path, *, write: bool = True) -> bool:
+    """Put the "Open in Colab" badge (:func:`course_utils.course.colab.badge`) on the line after the
+    title of ``notebook``'s first cell, and the setup cell
+    (:func:`course_utils.course.colab.setup_cell_source`) right after its parameters cell, or bring
+    them up to date; returns whether anything changed (``write=False``: only say so). Run by
+    :func:`update_docs`; ``tests/test_colab.py`` checks every chapter."""
+    path = Path(notebook)
+    nb = nbformat.read(path, as_version=4)
+    changed = False
+    title = nb.cells[0]
+    lines = title.source.split("\n")
+    if title.cell_type != "markdown" or not lines[0].startswith("# "):
+        raise ValueError(f"{path}: the first cell must be the Markdown title ('# N. Title'), found {lines[0][:60]!r}")
+    badge = colab.badge(path)
+    kept = [line for line in lines[1:] if not line.startswith("[![Open In Colab]")]
+    while kept and not kept[0].strip():
+        kept.pop(0)
+    source = "\n".join([lines[0], "", badge, "", *kept])
+    if source != title.source:
+        title.source, changed = source, True
+    tagged = [i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])]
+    if len(tagged) != 1:
+        raise ValueError(f"{path}: expected one cell tagged 'parameters', found {len(tagged)}")
+    setup = colab.setup_cell_source()
+    old = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.source.startswith(colab.SETUP_MARKER)]
+    if old != [tagged[0] + 1] or nb.cells[tagged[0] + 1].source != setup:
+        for i in reversed(old):
+            del nb.cells[i]
+        cell = nbformat.v4.new_code_cell(setup)
+        cell.id = SETUP_CELL_ID
+        nb.cells.insert(tagged[0] + 1, cell)
+        changed = True
+    if changed and write:
+        write_text_atomic(path, nbformat.writes(nb) + "\n")
+    return changed
+
+
 def update_docs(readme: str | Path | None = None, guide: str | Path | None = None,
                 notebooks: Iterable[str | Path] | None = None) -> list[Path]:
     """Rewrite the generated blocks: the parameter tables of ``README.md`` and the exercise list
-    of ``docs/instructors.md``, and ``binder/requirements.txt`` (the course's pins, for Binder,
+    of ``docs/instructors.md``, every notebook's Colab badge and setup cell (:func:`colab_cells`),
+    and ``binder/requirements.txt`` (the course's pins, for Binder,
     when ``readme`` is the project's own and the project has a ``binder/`` folder). Returns the files that changed. No ``make`` target runs it: run it
     by hand after changing a notebook's parameters or exercises
     (``.venv/bin/python -c "from course_utils.tools import docs; docs.update_docs()"``, as the
@@ -216,7 +261,7 @@ def update_docs(readme: str | Path | None = None, guide: str | Path | None = Non
     readme = Path(readme) if readme is not None else root / "README.md"
     guide = Path(guide) if guide is not None else root / "docs" / "instructors.md"
     notebooks = list(notebooks) if notebooks is not None else runner.list_notebooks()
-    changed = []
+    changed = [Path(nb) for nb in notebooks if colab_cells(nb)]
     for path, name, content in ((readme, "parameters", parameter_tables(notebooks)),
                                 (guide, "exercises", exercise_list(notebooks))):
         old = path.read_text()
