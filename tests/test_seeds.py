@@ -279,12 +279,12 @@ def test_exercises_in_both_styles(tmp_path):
 
 
 def test_generated_blocks_are_replaced_and_checked(tmp_path):
-    nb = _notebook(tmp_path / "00_a.ipynb", [_params("dataset = 'auto'  # which data"),
+    nb = _notebook(tmp_path / "00_a.ipynb", [nbformat.v4.new_markdown_cell("# 0. A"), _params("dataset = 'auto'  # which data"),
                                              nbformat.v4.new_markdown_cell("## Try it\n\n1. Go.")])
     readme, guide = tmp_path / "README.md", tmp_path / "guide.md"
     readme.write_text(f"# R\n\n{docs.marker('parameters')}\nold\n{docs.marker('parameters', end=True)}\n\nend\n")
     guide.write_text(f"{docs.marker('exercises')}\n{docs.marker('exercises', end=True)}\n")
-    assert docs.update_docs(readme, guide, [nb]) == [readme, guide]
+    assert docs.update_docs(readme, guide, [nb]) == [nb, readme, guide]  # the notebook: its Colab badge and cell
     assert docs.generated_block(readme.read_text(), "parameters") == docs.parameter_tables([nb])
     assert readme.read_text().startswith("# R\n\n") and readme.read_text().endswith("\n\nend\n")
     assert docs.generated_block(guide.read_text(), "exercises") == "**`00_a`** (1 exercise)\n\n1. Go."
@@ -297,10 +297,10 @@ def test_update_docs_defaults_to_the_project_files(monkeypatch, tmp_path):
     (tmp_path / "docs").mkdir()
     (tmp_path / "notebooks").mkdir()
     nb = _notebook(tmp_path / "notebooks" / "00_a.ipynb",
-                   [_params("seed = 0"), nbformat.v4.new_markdown_cell("## Try it\n\n1. Go.")])
+                   [nbformat.v4.new_markdown_cell("# 0. A"), _params("seed = 0"), nbformat.v4.new_markdown_cell("## Try it\n\n1. Go.")])
     (tmp_path / "README.md").write_text(f"{docs.marker('parameters')}\n{docs.marker('parameters', end=True)}\n")
     (tmp_path / "docs" / "instructors.md").write_text(f"{docs.marker('exercises')}\n{docs.marker('exercises', end=True)}\n")
     monkeypatch.setenv("COURSE_ROOT", str(tmp_path))
     monkeypatch.setattr(runner, "list_notebooks", lambda: [nb])
-    assert docs.update_docs() == [tmp_path / "README.md", tmp_path / "docs" / "instructors.md"]
+    assert docs.update_docs() == [nb, tmp_path / "README.md", tmp_path / "docs" / "instructors.md"]
     assert "| `seed` | `0` | the seed of every random choice |" in (tmp_path / "README.md").read_text()
