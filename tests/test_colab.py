@@ -127,6 +127,12 @@ def test_setup_cell_does_nothing_outside_colab():
     assert colab.setup("auto") is None  # outside Colab: the checks only
 
 
+def test_importing_the_setup_module_leaves_tensorflow_alone():
+    code = "import sys, course_utils.course.colab; print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
 # --------------------------------------------------------------------------- setup()
 def test_stale_modules_and_the_restart_message(monkeypatch):
     assert colab.stale_modules() == []  # this environment: what is imported is what is installed
@@ -255,5 +261,5 @@ def test_setup_cell_installs_the_course_in_a_fresh_environment(tmp_path, shared_
     assert Path(found["course"]).resolve().is_relative_to(venv), f"the course came from {found['course']}, not the fresh install"
     assert "preinstalled" in found["tensorflow"], "pip replaced the platform's TensorFlow"
     assert "WIDGETS ON" in out
-    assert "installed from main; data: the real RAVDESS recordings in" in out
+    assert "installed from main; data: the real RAVDESS recordings in" in out  # the version pip installed
     assert "No GPU in this session" in out

@@ -43,9 +43,13 @@ RECIPE_NAMES = {"side", "cfg", "feature_config", "acoustic_config"}
 
 @functools.lru_cache(maxsize=None)
 def _code_cells(path: Path) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """``(source, tags)`` of each code cell (read as JSON: quicker than validating with nbformat)."""
+    """``(source, tags)`` of each code cell (read as JSON: quicker than validating with nbformat),
+    IPython's syntax (the Colab setup cell's ``%pip``) turned into Python, as the kernel does."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
     cells = json.loads(path.read_text())["cells"]
-    return tuple(("".join(c["source"]), tuple(c.get("metadata", {}).get("tags", [])))
+    python = TransformerManager().transform_cell
+    return tuple((python("".join(c["source"])), tuple(c.get("metadata", {}).get("tags", [])))
                  for c in cells if c["cell_type"] == "code")
 
 

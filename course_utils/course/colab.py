@@ -160,6 +160,13 @@ def _enable_widgets() -> None:
         enable()
 
 
+def _installed_version() -> str:
+    try:
+        return f"{importlib.metadata.version(DISTRIBUTION)} installed"
+    except importlib.metadata.PackageNotFoundError:  # a checkout on the path, not installed
+        return "(not installed: a checkout on the Python path)"
+
+
 def setup(dataset: str = "auto", *, force: bool = False) -> datasets.Dataset | None:
     """What the setup cell does on Colab after installing the course: check that the session holds
     no stale packages, get the data, print what the chapter will run on, and return the data set.
@@ -187,6 +194,6 @@ def setup(dataset: str = "auto", *, force: bool = False) -> datasets.Dataset | N
         return None
     _enable_widgets()
     data = datasets.resolve(dataset, download_ok=True)
-    print(f"Course {importlib.metadata.version(DISTRIBUTION)} installed from {REF}; data: {data.description}")
+    print(f"Course {_installed_version()} from {REF}; data: {data.description}")
     print(gpu_report())
     return data
