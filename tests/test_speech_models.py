@@ -345,11 +345,14 @@ def test_finetuning_learns_is_reproducible_and_leaves_the_backbone_alone(encoder
 
 
 def test_layer_names_and_model_tags():
-    assert sm.layer_names(2) == ["input (convolutions + positions)", "block 1", "block 2 (output, normalised)"]
+    assert sm.layer_names(2) == ["input of block 1", "block 1", "output (block 2 + layer norm)"]
+    assert sm.layer_names(4)[1:4] == ["block 1", "block 2", "block 3"]
     assert sm.model_tag(sm.Source("kaggle://keras/whisper/keras/whisper_base_en/4", True, True, "")) == "whisper_base_en"
     assert sm.model_tag(sm.Source("hf://openai/whisper-tiny", True, True, "")) == "whisper_tiny"
     assert sm.model_tag(sm.Source("/copies/tiny", False, True, "")) == "whisper_tiny"
     assert sm.model_tag(sm.Source("/copies/tiny", False, False, "")) == "whisper_random_init"
+    kagglehub_copy = "/home/me/.cache/kagglehub/models/keras/whisper/keras/whisper_tiny_en/4"
+    assert sm.model_tag(sm.Source(kagglehub_copy, False, True, "")) == "whisper_tiny_en"
 
 
 def test_figures_have_labelled_axes(encoder):

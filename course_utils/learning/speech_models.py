@@ -328,7 +328,8 @@ def model_tag(source: Source) -> str:
     if not source.pretrained:
         return "whisper_random_init"
     if not source.hub:
-        name = Path(source.preset).name
+        folder = Path(source.preset)
+        name = folder.parent.name if folder.name.isdigit() else folder.name  # kagglehub's copy: .../whisper_tiny_en/4
     elif "://" in source.preset:  # kaggle://org/model/framework/variant[/version], hf://org/name
         parts = source.preset.split("://", 1)[1].strip("/").split("/")
         name = parts[3] if source.preset.startswith("kaggle://") and len(parts) >= 4 else parts[-1]
@@ -400,10 +401,10 @@ class Encoder:
 
 def layer_names(n_layers: int) -> list[str]:
     """Names of the encoder outputs that :func:`embed` pools, in order: the input of the first
-    block (the convolutions plus the position embeddings), the output of blocks 1 to ``n_layers - 1``,
-    and the encoder's output (the last block, then its layer norm). Taught in ``18_pretrained_speech``."""
-    return (["input (convolutions + positions)"] + [f"block {k}" for k in range(1, n_layers)]
-            + [f"block {n_layers} (output, normalised)"])
+    block (what the convolutions and the position embeddings make of the frames), the output of
+    blocks 1 to ``n_layers - 1``, and the encoder's output (the last block, then its layer norm).
+    Taught in ``18_pretrained_speech``."""
+    return ["input of block 1"] + [f"block {k}" for k in range(1, n_layers)] + [f"output (block {n_layers} + layer norm)"]
 
 
 def load_encoder(source: Source, window_seconds: int = WINDOW_SECONDS) -> Encoder:
@@ -602,6 +603,18 @@ def time_per_clip(encoder: Encoder, waveforms: Sequence[np.ndarray], *, batch_si
     return {"converter": t_conv / n, "encoder": t_enc / n, "total": (t_conv + t_enc) / n, "clips": n}
 
 
+def peak_memory_mb() -> float | None:
+    """The most memory this Python process has held so far (resident set, MB), or None where the
+    operating system does not say (``resource`` exists on Linux and macOS, not on Windows). Taught in
+    ``18_pretrained_speech`` (what the model costs in memory)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1e3 if os.uname().sysname == "Linux" else peak / 1e6  # kB on Linux, bytes on macOS
+
+
 # --------------------------------------------------------------------------------------
 # Which layer, and light fine-tuning
 # --------------------------------------------------------------------------------------
@@ -647,8 +660,8 @@ def _dataset(top: np.ndarray, positions: np.ndarray, labels: np.ndarray, rows: n
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def finetune(encoder: Encoder, data: dict, labels: np.ndarray, split, class_names: Sequence[str], *, epochs: int = 5,
-             lr: float = 3e-4, batch_size: int = 16, max_batches: int | None = None, dropout: float = 0.2, seed: int = 0,
+def finetune(encoder: Encoder, data: dict, labels: np.ndarray, split, class_names: Sequence[str], *, epochs: int = 3,
+             lr: float = 5e-4, batch_size: int = 16, max_batches: int | None = None, dropout: float = 0.2, seed: int = 0,
              patience: int | None = None, progress: bool = True) -> dict:
     """Light fine-tuning on one split: :func:`finetune_model` trained on ``split.train`` with Adam
     (learning rate ``lr`` with a cosine decay over the planned steps) and
