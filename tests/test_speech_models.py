@@ -183,6 +183,16 @@ def test_hub_reachable_answers_quickly_either_way():
     assert not ok and "Error" in why and time.perf_counter() - t0 < 3
 
 
+def test_hub_reachable_waits_no_longer_than_its_timeout_even_for_a_hanging_name_lookup(monkeypatch):
+    def hanging(*args, **kwargs):
+        time.sleep(30)  # a resolver that never answers: socket's own timeout does not cover it
+
+    monkeypatch.setattr(socket, "create_connection", hanging)
+    t0 = time.perf_counter()
+    ok, why = sm.hub_reachable("www.kaggle.com", timeout=0.5)
+    assert not ok and "within 0.5 s" in why and time.perf_counter() - t0 < 2
+
+
 def test_hub_cached_is_none_for_what_was_never_downloaded(tmp_path, monkeypatch):
     monkeypatch.setenv("KAGGLEHUB_CACHE", str(tmp_path))
     assert sm.hub_cached(sm.HUB_PRESET) is None

@@ -60,6 +60,7 @@ import os
 import shutil
 import socket
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,12 +179,25 @@ def hub_reachable(host: str, timeout: float = HUB_TIMEOUT_S, port: int = 443) ->
     """Can this machine open a connection to ``host`` within ``timeout`` seconds? Returns
     ``(True, "")`` or ``(False, the reason)``. A short test before a download, so that an offline
     machine (a classroom without internet, the course's CI) takes the offline path at once instead
-    of waiting for the download's own retries. Used by :func:`choose_source` (``18_pretrained_speech``)."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True, ""
-    except OSError as err:
-        return False, f"{type(err).__name__}: {err}"
+    of waiting for the download's own retries; the name lookup counts against ``timeout`` too. Used by
+    :func:`choose_source` (``18_pretrained_speech``)."""
+    found: dict = {}
+
+    def probe() -> None:
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                found["ok"] = True
+        except OSError as err:
+            found["error"] = f"{type(err).__name__}: {err}"
+
+    # the socket's timeout does not cover the name lookup, which can hang on a machine without a
+    # route: the probe runs in a thread of its own, and after `timeout` nobody waits for it any more
+    thread = threading.Thread(target=probe, name=f"probe {host}", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if found.get("ok"):
+        return True, ""
+    return False, found.get("error", f"no answer (name lookup or connection) within {timeout:g} s")
 
 
 def hub_cached(preset: str) -> Path | None:
