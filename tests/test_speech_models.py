@@ -231,6 +231,16 @@ def test_the_offline_encoder_has_the_architecture_it_was_saved_with(encoder):
     assert table.loc["whole backbone", "megabytes"] == pytest.approx(4 * encoder.backbone.count_params() / 1e6)
 
 
+def test_a_preset_without_its_converter_gets_whispers_settings(encoder, tmp_path, capsys):
+    copy = tmp_path / "no_converter"
+    copy.mkdir()
+    for name in ("config.json", "model.weights.h5", "metadata.json"):
+        (copy / name).write_bytes((Path(encoder.source.preset) / name).read_bytes())
+    enc = sm.load_encoder(sm.Source(str(copy), False, True, "a copy"), window_seconds=10)
+    assert "no audio_converter.json" in capsys.readouterr().out
+    assert enc.converter.max_audio_length == 10 and enc.converter.num_mels == 80 and enc.converter.sampling_rate == 16_000
+
+
 def test_a_window_longer_than_the_position_table_is_refused(encoder):
     with pytest.raises(InputError, match="at most 30 s"):
         sm.load_encoder(encoder.source, window_seconds=31)

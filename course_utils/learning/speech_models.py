@@ -425,7 +425,8 @@ def load_encoder(source: Source, window_seconds: int = WINDOW_SECONDS) -> Encode
     """Load the backbone and the audio converter of ``source`` with keras-hub's ``from_preset`` (the
     same call for the hub's preset and for a local folder) and build the model of the encoder's
     outputs (:class:`Encoder`). ``window_seconds``: the converter's window, Whisper's 30 s by
-    default; at most what the backbone's position table holds. Taught in ``18_pretrained_speech``.
+    default; at most what the backbone's position table holds. A preset without ``audio_converter.json``
+    gets keras-hub's converter with Whisper's settings (said in one line). Taught in ``18_pretrained_speech``.
     """
     _require_keras_hub()
     backbone = keras_hub.models.WhisperBackbone.from_preset(source.preset)
@@ -434,7 +435,11 @@ def load_encoder(source: Source, window_seconds: int = WINDOW_SECONDS) -> Encode
         raise InputError(f"window_seconds = {window_seconds!r}: this encoder takes at most "
                          f"{backbone.max_encoder_sequence_length * HOP // SAMPLE_RATE} s ({backbone.max_encoder_sequence_length} frames).\n"
                          f"Fix: set window_seconds to a whole number from 1 to {backbone.max_encoder_sequence_length * HOP // SAMPLE_RATE}")
-    converter = keras_hub.layers.WhisperAudioConverter.from_preset(source.preset, max_audio_length=int(window_seconds))
+    try:
+        converter = keras_hub.layers.WhisperAudioConverter.from_preset(source.preset, max_audio_length=int(window_seconds))
+    except FileNotFoundError:  # a preset saved without its converter: Whisper's own settings, keras-hub's defaults
+        print(f"{source.preset} has no audio_converter.json: using WhisperAudioConverter with Whisper's settings.", flush=True)
+        converter = keras_hub.layers.WhisperAudioConverter(num_mels=int(backbone.num_mels), max_audio_length=int(window_seconds))
     n = int(backbone.num_layers)
     outputs = [backbone.get_layer("encoder_embeddings_dropout").output]
     outputs += [backbone.get_layer(f"transformer_encoder_layer_{k}").output for k in range(n - 1)]
