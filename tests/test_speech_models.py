@@ -361,6 +361,32 @@ def test_finetuning_learns_is_reproducible_and_leaves_the_backbone_alone(encoder
     assert isinstance(r["history"], pd.DataFrame) and r["seconds_per_epoch"] > 0
 
 
+def test_a_head_from_the_linear_classifier_computes_what_it_computes(encoder):
+    from course_utils.learning import baseline
+
+    rng = np.random.default_rng(0)
+    y = np.arange(120) % 4
+    X = (rng.standard_normal((120, 16)) * rng.uniform(0.5, 3, 16) + 2.0 * np.eye(4, 16)[y] + 5.0).astype(np.float32)
+    idx = np.arange(120)
+    split = splits.Split(idx[idx % 3 == 0], idx[idx % 3 == 1], idx[idx % 3 == 2])
+    fit = baseline.fit_select(X, y, split, "logreg", c_grid=[1.0], seed=0)
+    kernel, bias = sm.head_from_linear(fit["model"], 6)  # two classes more than the training clips hold
+    logits = X @ kernel + bias
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    assert kernel.shape == (16, 6) and np.allclose(p[:, :4], fit["model"].predict_proba(X), atol=1e-4)
+    assert np.all(p[:, 4:] < 1e-6)
+
+
+def test_finetuning_can_start_from_the_linear_classifier(encoder):
+    data, y, split = _toy(encoder)
+    kernel = np.zeros((encoder.width, 4), np.float32)
+    head = (kernel, np.array([5.0, 0.0, 0.0, 0.0], np.float32))  # a head that always says class 0
+    r = sm.finetune(encoder, data, y, split, ["a", "b", "c", "d"], epochs=1, lr=1e-9, batch_size=8, dropout=0.0, head=head,
+                    progress=False)
+    assert np.all(r["scores"]["predictions"] == 0)  # with no learning, the network is the head it was given
+
+
 # ----------------------------------------------------------------------------- names and figures
 
 

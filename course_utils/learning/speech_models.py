@@ -637,6 +637,28 @@ def peak_memory_mb() -> float | None:
 # --------------------------------------------------------------------------------------
 # Which layer, and light fine-tuning
 # --------------------------------------------------------------------------------------
+def head_from_linear(pipeline, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """The weights of a softmax layer that computes what a fitted linear classifier computes:
+    ``(kernel (D, K), bias (K,))`` from chapter 07's pipeline (:func:`course_utils.learning.baseline.make_model`
+    with ``kind="logreg"``: imputation, standardisation :math:`z = (x - \mu)/\sigma`, then a
+    multinomial logistic regression :math:`Wz + b`), folded into one affine map of the raw embedding,
+    :math:`W' = W / \sigma`, :math:`b' = b - W' \mu`. Classes the training clips lacked get a very
+    negative bias. For :func:`finetune` (``head=``): fine-tuning then starts where the linear
+    classifier ended (LP-FT). Taught in ``18_pretrained_speech``."""
+    scaler, clf = pipeline.named_steps["scale"], pipeline.named_steps["clf"]
+    coef, intercept = np.asarray(clf.coef_, dtype=np.float64), np.asarray(clf.intercept_, dtype=np.float64)
+    if coef.shape[0] == 1:  # two classes: scikit-learn keeps one row
+        coef, intercept = np.vstack([-coef, coef]) / 2, np.array([-intercept[0], intercept[0]]) / 2
+    scale = np.asarray(scaler.scale_, dtype=np.float64)
+    w = coef / scale[None, :]
+    b = intercept - w @ np.asarray(scaler.mean_, dtype=np.float64)
+    kernel = np.zeros((w.shape[1], n_classes))
+    bias = np.full(n_classes, -30.0)
+    for row, k in enumerate(np.asarray(clf.classes_, dtype=int)):
+        kernel[:, k], bias[k] = w[row], b[row]
+    return kernel.astype(np.float32), bias.astype(np.float32)
+
+
 def finetune_model(encoder: Encoder, n_classes: int, *, dropout: float = 0.2, seed: int = 0) -> keras.Model:
     """A network for light fine-tuning: a *copy* of the encoder's top block (the pretrained
     weights, trainable), a copy of its final layer norm, the mean over the clip's positions and a
@@ -681,7 +703,7 @@ def _dataset(top: np.ndarray, positions: np.ndarray, labels: np.ndarray, rows: n
 
 def finetune(encoder: Encoder, data: dict, labels: np.ndarray, split, class_names: Sequence[str], *, epochs: int = 3,
              lr: float = 5e-4, batch_size: int = 16, max_batches: int | None = None, dropout: float = 0.2, seed: int = 0,
-             patience: int | None = None, progress: bool = True) -> dict:
+             patience: int | None = None, head: tuple[np.ndarray, np.ndarray] | None = None, progress: bool = True) -> dict:
     """Light fine-tuning on one split: :func:`finetune_model` trained on ``split.train`` with Adam
     (learning rate ``lr`` with a cosine decay over the planned steps) and
     :func:`course_utils.learning.training.fit` (seeded; the best validation epoch's weights kept),
@@ -695,6 +717,8 @@ def finetune(encoder: Encoder, data: dict, labels: np.ndarray, split, class_name
     top, positions = np.asarray(data["top"]), np.asarray(data["positions"])
     training.set_determinism(seed)
     model = finetune_model(encoder, len(class_names), dropout=dropout, seed=seed)
+    if head is not None:  # start from the linear classifier (head_from_linear)
+        model.get_layer("emotion").set_weights([np.asarray(head[0]), np.asarray(head[1])])
     steps = -(-len(split.train) // batch_size)
     steps = min(steps, int(max_batches)) if max_batches else steps
     schedule = keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(1, epochs * steps), alpha=0.01)
