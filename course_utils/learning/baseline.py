@@ -349,8 +349,7 @@ def fit_folds(X: np.ndarray, labels: np.ndarray, folds: Sequence, kind: str = "s
 
     Returns ``per_fold`` (a DataFrame: C, accuracy, uar, macro_f1 and test clips per fold),
     ``mean`` (:func:`course_utils.learning.diagnosis.fold_mean`: the means, the standard deviations across
-    folds and ``n_folds``), ``pred`` (each fold's test predictions) and ``models`` (each fold's
-    fitted classifier; ``18_pretrained_speech`` starts its fine-tuning from them). The same folds as
+    folds and ``n_folds``) and ``pred`` (each fold's test predictions). The same folds as
     chapter 16, so that the baseline and the network are compared on the same test voices.
     Taught in ``07_classical_baseline``.
     """
@@ -359,8 +358,7 @@ def fit_folds(X: np.ndarray, labels: np.ndarray, folds: Sequence, kind: str = "s
     fits = [fit_select(X, labels, split, kind, c_grid=c_grid, seed=seed, select=select) for split in folds]
     per_fold = pd.DataFrame([{"fold": k, "C": f["C"], **f["scores"], "test clips": len(split.test)}
                              for k, (f, split) in enumerate(zip(fits, folds), start=1)]).set_index("fold")
-    return {"per_fold": per_fold, "mean": diagnosis.fold_mean([f["scores"] for f in fits]), "pred": [f["pred"] for f in fits],
-            "models": [f["model"] for f in fits]}
+    return {"per_fold": per_fold, "mean": diagnosis.fold_mean([f["scores"] for f in fits]), "pred": [f["pred"] for f in fits]}
 
 
 def fit_proba(X: np.ndarray, labels: np.ndarray, split, kind: str = "svm",

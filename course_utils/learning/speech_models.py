@@ -85,8 +85,8 @@ except ImportError:  # pragma: no cover - installed with keras-hub
 
 from course_utils.base import jupyter, paths
 from course_utils.base.errors import CourseError, InputError
-from course_utils.data import atomic, audio, cache
-from course_utils.learning import diagnosis, training
+from course_utils.data import atomic, audio, cache, splits
+from course_utils.learning import baseline, diagnosis, training
 
 #: The hub preset of the chapter: Whisper's smallest English model (keras-hub's name for it).
 HUB_PRESET = "whisper_tiny_en"
@@ -635,38 +635,35 @@ def peak_memory_mb() -> float | None:
 
 
 # --------------------------------------------------------------------------------------
-# Which layer, and light fine-tuning
+# Light fine-tuning
 # --------------------------------------------------------------------------------------
-def head_from_linear(pipeline, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """The weights of a softmax layer that computes what a fitted linear classifier computes:
-    ``(kernel (D, K), bias (K,))`` from chapter 07's pipeline (:func:`course_utils.learning.baseline.make_model`
-    with ``kind="logreg"``: imputation, standardisation :math:`z = (x - \mu)/\sigma`, then a
-    multinomial logistic regression :math:`Wz + b`), folded into one affine map of the raw embedding,
-    :math:`W' = W / \sigma`, :math:`b' = b - W' \mu`. Classes the training clips lacked get a very
-    negative bias. For :func:`finetune` (``head=``): fine-tuning then starts where the linear
-    classifier ended (LP-FT). Taught in ``18_pretrained_speech``."""
+def head_from_linear(pipeline, n_classes: int) -> dict:
+    """What chapter 07's fitted logistic regression (:func:`course_utils.learning.baseline.make_model`
+    with ``kind="logreg"``: imputation, standardisation :math:`z = (x - \\mu)/\\sigma`, then
+    :math:`\\mathrm{softmax}(Wz + b)`) needs to run inside a network: ``mean`` :math:`\\mu` and
+    ``scale`` :math:`\\sigma` of the features, and ``kernel`` :math:`W^\\top` (D, K) and ``bias`` (K,)
+    of the softmax layer, the classes in the order 0 ... K - 1 (a class the training clips lacked
+    gets a very negative bias). Used by :func:`finetune` to start from a linear classifier (LP-FT);
+    taught in ``18_pretrained_speech``."""
     scaler, clf = pipeline.named_steps["scale"], pipeline.named_steps["clf"]
     coef, intercept = np.asarray(clf.coef_, dtype=np.float64), np.asarray(clf.intercept_, dtype=np.float64)
     if coef.shape[0] == 1:  # two classes: scikit-learn keeps one row
         coef, intercept = np.vstack([-coef, coef]) / 2, np.array([-intercept[0], intercept[0]]) / 2
-    scale = np.asarray(scaler.scale_, dtype=np.float64)
-    w = coef / scale[None, :]
-    b = intercept - w @ np.asarray(scaler.mean_, dtype=np.float64)
-    kernel = np.zeros((w.shape[1], n_classes))
+    kernel = np.zeros((coef.shape[1], n_classes))
     bias = np.full(n_classes, -30.0)
     for row, k in enumerate(np.asarray(clf.classes_, dtype=int)):
-        kernel[:, k], bias[k] = w[row], b[row]
-    return kernel.astype(np.float32), bias.astype(np.float32)
+        kernel[:, k], bias[k] = coef[row], intercept[row]
+    return {"mean": np.asarray(scaler.mean_, dtype=np.float32), "scale": np.asarray(scaler.scale_, dtype=np.float32),
+            "kernel": kernel.astype(np.float32), "bias": bias.astype(np.float32)}
 
 
-def finetune_model(encoder: Encoder, n_classes: int, *, dropout: float = 0.2, seed: int = 0) -> keras.Model:
-    """A network for light fine-tuning: a *copy* of the encoder's top block (the pretrained
-    weights, trainable), a copy of its final layer norm, the mean over the clip's positions and a
-    new softmax layer of ``n_classes`` (after dropout). Inputs: ``states`` (N, P, D), the vectors as
-    they enter the top block (:func:`embed`'s ``top``), and ``mask`` (N, P), 1 on the clip's
-    positions: the block's attention and the mean see only those. The rest of the encoder stays
-    frozen, as its output was computed once. Taught in ``18_pretrained_speech``.
-    """
+def finetune_trunk(encoder: Encoder) -> keras.Model:
+    """The trained part of light fine-tuning: a *copy* of the encoder's top block (its weights,
+    trainable), a copy of the final layer norm and the mean over the clip's positions. Inputs:
+    ``states`` (N, P, D), the vectors as they enter the top block (:func:`embed`'s ``top``), and
+    ``mask`` (N, P), 1 on the clip's positions: the block's attention and the mean see only those.
+    Output: one vector of D numbers per clip. The rest of the encoder stays frozen, as its output
+    was computed once. Used by :func:`finetune_model`; taught in ``18_pretrained_speech``."""
     n = encoder.n_layers
     top = encoder.backbone.get_layer(f"transformer_encoder_layer_{n - 1}")
     norm = encoder.backbone.get_layer("encoder_layer_norm")
@@ -674,16 +671,35 @@ def finetune_model(encoder: Encoder, n_classes: int, *, dropout: float = 0.2, se
     block_norm = norm.__class__.from_config(norm.get_config())
     states = keras.Input((None, encoder.width), name="states")
     mask = keras.Input((None,), name="mask")
-    x = block(states, padding_mask=mask)
-    x = block_norm(x)
+    x = block_norm(block(states, padding_mask=mask))
     m = keras.ops.expand_dims(mask, -1)
     pooled = keras.ops.sum(x * m, axis=1) / keras.ops.maximum(keras.ops.sum(m, axis=1), 1.0)
-    pooled = keras.layers.Dropout(dropout, seed=seed, name="dropout")(pooled)
-    out = keras.layers.Dense(n_classes, activation="softmax", name="emotion",
-                             kernel_initializer=keras.initializers.GlorotUniform(seed=seed))(pooled)
-    model = keras.Model({"states": states, "mask": mask}, out, name="whisper_top_block_and_head")
+    trunk = keras.Model({"states": states, "mask": mask}, pooled, name="whisper_top_block")
     block.set_weights(top.get_weights())
     block_norm.set_weights(norm.get_weights())
+    return trunk
+
+
+def finetune_model(encoder: Encoder, n_classes: int, *, dropout: float = 0.0, seed: int = 0, head: dict | None = None,
+                   trunk: keras.Model | None = None) -> keras.Model:
+    """The network of light fine-tuning: :func:`finetune_trunk` (``trunk``: one made already), then
+    the clip vector standardised with fixed statistics, dropout and a new softmax layer of
+    ``n_classes``. ``head``: :func:`head_from_linear` (the standardisation's ``mean`` and ``scale`` and
+    the softmax layer's starting ``kernel`` and ``bias``); None: no standardisation and a randomly
+    initialised layer. Dropout acts on standardised numbers, so that dropping one does not shift the
+    logits by its mean. Taught in ``18_pretrained_speech``."""
+    trunk = trunk or finetune_trunk(encoder)
+    x = trunk.output
+    if head is not None:
+        mean = keras.ops.convert_to_tensor(np.asarray(head["mean"], dtype=np.float32))
+        scale = keras.ops.convert_to_tensor(np.asarray(head["scale"], dtype=np.float32))
+        x = (x - mean) / scale
+    x = keras.layers.Dropout(dropout, seed=seed, name="dropout")(x)
+    out = keras.layers.Dense(n_classes, activation="softmax", name="emotion",
+                             kernel_initializer=keras.initializers.GlorotUniform(seed=seed))(x)
+    model = keras.Model(trunk.inputs, out, name="whisper_top_block_and_head")
+    if head is not None:
+        model.get_layer("emotion").set_weights([np.asarray(head["kernel"]), np.asarray(head["bias"])])
     return model
 
 
@@ -701,41 +717,90 @@ def _dataset(top: np.ndarray, positions: np.ndarray, labels: np.ndarray, rows: n
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
+def _linear_head(trunk: keras.Model, top: np.ndarray, positions: np.ndarray, labels: np.ndarray, split, n_classes: int, *,
+                 batch_size: int, c_grid: Sequence[float], seed: int) -> tuple[dict, dict, float]:
+    """Chapter 07's logistic regression on the trunk's clip vectors before any training (C chosen by
+    UAR on the validation clips): its :func:`head_from_linear`, its test scores and its validation
+    accuracy, which are those of the network it starts (dropout acts only in training)."""
+    rows = np.concatenate([split.train, split.val, split.test])
+    feats = np.zeros((len(labels), int(trunk.output.shape[-1])), dtype=np.float32)
+    feats[rows] = np.asarray(trunk.predict(_dataset(top, positions, labels, rows, batch_size=batch_size), verbose=0))
+    fit = baseline.fit_select(feats, labels, split, "logreg", c_grid=c_grid, seed=seed, select="uar")
+    proba = np.zeros((len(split.test), n_classes))
+    proba[:, np.asarray(fit["model"].classes_, dtype=int)] = fit["model"].predict_proba(feats[split.test])
+    pred = proba.argmax(axis=1)
+    cm = confusion_matrix(labels[split.test], pred, labels=list(range(n_classes)))
+    start = {**diagnosis.summary_scores(cm), "confusion": cm, "predictions": pred, "probabilities": proba}
+    val_accuracy = float(np.mean(fit["model"].predict(feats[split.val]) == labels[split.val]))
+    return head_from_linear(fit["model"], n_classes), start, val_accuracy
+
+
 def finetune(encoder: Encoder, data: dict, labels: np.ndarray, split, class_names: Sequence[str], *, epochs: int = 3,
-             lr: float = 5e-4, batch_size: int = 16, max_batches: int | None = None, dropout: float = 0.2, seed: int = 0,
-             patience: int | None = None, head: tuple[np.ndarray, np.ndarray] | None = None, progress: bool = True) -> dict:
+             lr: float = 1e-4, batch_size: int = 16, max_batches: int | None = None, dropout: float = 0.0, seed: int = 0,
+             patience: int | None = None, head: str | dict | None = "linear", c_grid: Sequence[float] = (0.01, 0.1, 1.0, 10.0),
+             progress: bool = True) -> dict:
     """Light fine-tuning on one split: :func:`finetune_model` trained on ``split.train`` with Adam
     (learning rate ``lr`` with a cosine decay over the planned steps) and
-    :func:`course_utils.learning.training.fit` (seeded; the best validation epoch's weights kept),
+    :func:`course_utils.learning.training.fit` (seeded; the best validation epoch's weights kept, and
+    the starting weights, ``best_epoch`` 0, when no epoch beats them on the validation clips),
     scored once on ``split.test``. ``data``: :func:`cached_embeddings` (its ``top`` and
-    ``positions``). Returns ``history``, ``scores`` (accuracy, uar, macro_f1, n_test, confusion,
-    probabilities, as :func:`course_utils.learning.training.evaluate`), ``trainable`` (parameters
-    trained), ``best_epoch``, ``epochs_run``, ``seconds_per_epoch`` and ``seconds``. The network is
-    freed afterwards. Taught in ``18_pretrained_speech``."""
+    ``positions``).
+
+    ``head``: where the softmax layer starts. ``"linear"`` (the default; LP-FT, Kumar et al., 2022):
+    chapter 07's logistic regression fitted on the trunk's clip vectors before any training (its
+    ``C`` from ``c_grid`` by validation UAR; :func:`head_from_linear`), so that fine-tuning starts
+    where a linear classifier ends; ``None``: random weights; or a dict of :func:`head_from_linear`.
+
+    Returns ``history``, ``scores`` (accuracy, uar, macro_f1, n_test, confusion, predictions,
+    probabilities, as :func:`course_utils.learning.training.evaluate`), ``start_scores`` (the
+    test scores of the starting network, before any training step: what fine-tuning changed),
+    ``trainable`` (parameters trained), ``best_epoch``, ``epochs_run``, ``seconds_per_epoch`` and
+    ``seconds``. The network is freed afterwards. Taught in ``18_pretrained_speech``."""
     t0 = time.perf_counter()
     labels = np.asarray(labels, dtype=int)
     top, positions = np.asarray(data["top"]), np.asarray(data["positions"])
+    n_classes = len(class_names)
     training.set_determinism(seed)
-    model = finetune_model(encoder, len(class_names), dropout=dropout, seed=seed)
-    if head is not None:  # start from the linear classifier (head_from_linear)
-        model.get_layer("emotion").set_weights([np.asarray(head[0]), np.asarray(head[1])])
+    trunk = finetune_trunk(encoder)
+    start = start_val = None
+    if isinstance(head, str):
+        if head != "linear":
+            raise ValueError(f"head must be 'linear', None or a dict of head_from_linear, got {head!r}")
+        head, start, start_val = _linear_head(trunk, top, positions, labels, split, n_classes, batch_size=batch_size,
+                                              c_grid=c_grid, seed=seed)
+    model = finetune_model(encoder, n_classes, dropout=dropout, seed=seed, head=head, trunk=trunk)
+    test_ds = _dataset(top, positions, labels, split.test, batch_size=batch_size)
+
+    def scores() -> dict:
+        proba = np.asarray(model.predict(test_ds, verbose=0))
+        pred = proba.argmax(axis=1)
+        cm = confusion_matrix(labels[split.test], pred, labels=list(range(n_classes)))
+        return {**diagnosis.summary_scores(cm), "confusion": cm, "predictions": pred, "probabilities": proba}
+
+    if start is None:  # a head given, or random: the starting network is scored as it is
+        start = scores()
     steps = -(-len(split.train) // batch_size)
     steps = min(steps, int(max_batches)) if max_batches else steps
     schedule = keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(1, epochs * steps), alpha=0.01)
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     train_ds = _dataset(top, positions, labels, split.train, batch_size=batch_size, shuffle=True, seed=seed, max_batches=max_batches)
     val_ds = _dataset(top, positions, labels, split.val, batch_size=batch_size)
+    if start_val is None:
+        start_val = float(model.evaluate(val_ds, verbose=0, return_dict=True)["accuracy"])
+    start_weights = model.get_weights()
     name = str(getattr(split, "name", "split")).split(":")[0].split(" (")[0]
     history = training.fit(model, train_ds, val_ds, epochs, seed=seed, patience=patience,
                            progress=progress and f"Whisper top block + softmax, {name}")
-    proba = np.asarray(model.predict(_dataset(top, positions, labels, split.test, batch_size=batch_size), verbose=0))
-    pred = proba.argmax(axis=1)
-    cm = confusion_matrix(labels[split.test], pred, labels=list(range(len(class_names))))
-    scores = {**diagnosis.summary_scores(cm), "confusion": cm, "predictions": pred, "probabilities": proba}
-    result = {"history": history, "scores": scores, "best_epoch": int(history.attrs["best_epoch"]), "epochs_run": len(history),
-              "trainable": int(sum(int(np.prod(w.shape)) for w in model.trainable_weights)),
+    best_epoch = int(history.attrs["best_epoch"])
+    kept = float(history["val_accuracy"].max()) <= start_val  # no epoch beat the start on the validation clips: keep the start
+    if kept:
+        model.set_weights(start_weights)
+        best_epoch = 0
+    history.attrs["start_val_accuracy"] = start_val
+    result = {"history": history, "scores": start if kept else scores(), "start_scores": start, "best_epoch": best_epoch,
+              "epochs_run": len(history), "trainable": int(sum(int(np.prod(w.shape)) for w in model.trainable_weights)),
               "seconds_per_epoch": jupyter.seconds_per_epoch(history["seconds"])}
-    del model, train_ds, val_ds
+    del model, trunk, train_ds, val_ds, test_ds
     gc.collect()
     result["seconds"] = time.perf_counter() - t0
     return result
@@ -768,7 +833,7 @@ def plot_input(encoder: Encoder, feats: np.ndarray, n_samples: int, title: str =
         im = ax.imshow(feats[:frames].T, origin="lower", aspect="auto", cmap="magma", vmin=vmin, vmax=vmax,
                        extent=(0, frames * HOP / SAMPLE_RATE, 0, feats.shape[1]))
         ax.axvline(clip_s, color="w", ls="--", lw=1)
-        ticks = [k for k in (100, 250, 500, 1000, 2000, 4000, 8000) if hz.min() <= k <= hz.max()]
+        ticks = [k for k in (250, 500, 1000, 2000, 4000, 8000) if hz.min() <= k <= hz.max()]
         ax.set_yticks([int(np.argmin(np.abs(hz - k))) + 0.5 for k in ticks], [f"{k:,}" for k in ticks])
         ax.set(xlabel="time (s)", ylabel="frequency (Hz, Mel scale)")
     axes[0].set_title(f"the whole window ({seconds:g} s; dashed: end of the clip)")
