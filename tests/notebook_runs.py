@@ -2,7 +2,7 @@
 
 The notebook runs are the longest part of ``make test`` (every chapter runs twice: papermill,
 then nbval). They are split over two test modules, ``test_notebooks`` (chapters 00-08, the
-negative and real-sample tests) and ``test_notebooks_training`` (09-17 and 99), so that the two
+negative and real-sample tests) and ``test_notebooks_training`` (09-18 and 99), so that the two
 pytest-xdist workers of ``make test`` share them (each module goes whole to one worker:
 ``--dist loadfile``). Each module has its own build folder (:func:`course_build`): chapters that
 read other chapters' results (10, 12, 14, 16, 99) see those of their own module and say so when

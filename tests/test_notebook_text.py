@@ -149,6 +149,8 @@ ALLOW = [
           "design constants: filter-bank range, augmentation ranges, textbook phonetics"),
     Allow(r"2 to 4 seconds|2-4 s", "how long a recording the student should make (instruction, not a measurement)"),
     # literature ranges with their source
+    Allow(r"(?:680|438),000 hours", "Whisper's training data as published (Radford et al., 2022; keras-hub's preset descriptions)",
+          context=r"Radford"),
     Allow(rf"{RANGE}\s*Hz", "textbook ranges of the first two formants", context=r"\bF1\b.*\bF2\b"),
     Allow(rf"{RANGE}\s*Hz", "a literature range of f0, cited", context=r"Titze|Baken"),
 ]

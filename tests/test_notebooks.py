@@ -60,7 +60,7 @@ def test_notebook_00_on_real_ravdess_sample(shared_sample, tmp_path, monkeypatch
 
 
 @pytest.mark.sample
-@pytest.mark.parametrize("stem", ["07_classical_baseline"])
+@pytest.mark.parametrize("stem", ["07_classical_baseline", "18_pretrained_speech"])
 def test_generated_claims_hold_on_real_ravdess_sample(stem, shared_sample, tmp_path, monkeypatch):
     """The sentences a chapter generates about its results (NotebookRun.say) hold on real speech too."""
     monkeypatch.setenv("RAVDESS_DIR", str(shared_sample))

@@ -1,4 +1,4 @@
-"""The training chapters (09-17) and the summary (99) run headless and record results; nbval
+"""The training chapters (09-18) and the summary (99) run headless and record results; nbval
 reruns the executed copies. Chapters 00-08 are in ``test_notebooks`` (see ``notebook_runs``)."""
 
 from __future__ import annotations

@@ -106,6 +106,10 @@ def test_strings_that_look_like_booleans_are_refused_not_guessed(value):
     ("02_spectrum", "seed", 1.5, "a whole number"),
     ("03_spectrogram", "n_fft", np.nan, "a whole number"),
     ("00_getting_the_data", "dataset", "RAVDESS", "'ravdess'"),
+    ("18_pretrained_speech", "source", "online", "'offline'"),
+    ("18_pretrained_speech", "window_seconds", 31, "from 1 to 30"),
+    ("18_pretrained_speech", "hub_timeout", 0, "> 0.0"),
+    ("18_pretrained_speech", "preset", "", "a preset name"),
 ])
 def test_a_bad_value_names_the_parameter_the_value_what_is_allowed_and_the_fix(chapter, name, value, allowed):
     msg = _bad(chapter, **{name: value})

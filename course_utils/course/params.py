@@ -229,6 +229,12 @@ PARAMETERS: dict[str, Spec] = {
     "weights": choice("VGG16's starting weights", ("imagenet",), none="random weights",
                       also=lambda v: _path_like(v) and str(v).endswith(".h5"), also_words="a path to a .h5 or .weights.h5 file"),
     "trainable_from": choice("the first trained VGG16 layer", _VGG16_LAYERS, none="freeze the whole base"),
+    # pretrained speech models (chapter 18)
+    "source": choice("where the speech model's weights come from", ("auto", "hub", "offline")),
+    "preset": Spec("the keras-hub preset of the speech model", "a preset name, a kaggle:// or hf:// handle, or a preset folder (a string)",
+                   "whisper_tiny_en", _path_like),
+    "hub_timeout": real("seconds to wait for the model hub before taking the offline path", 0.0, 120.0, lo_open=True, example=5.0),
+    "window_seconds": whole("the window every clip is padded to, in seconds (Whisper's is 30)", 1, 30, none=_DEFAULT, example=30),
     # the autoencoder
     "n_examples": whole("test clips shown with their reconstructions", 1, 50, example=3),
     "griffin_lim_iters": whole("Griffin-Lim iterations", 1, 1000, none=_DEFAULT, example=32),
@@ -326,6 +332,8 @@ CHAPTERS: dict[str, dict[str, Spec | None]] = {
     "17_new_voices": {**dict.fromkeys(["dataset", "quick", "seed", "epochs", "patience", "batch_size", "max_train_batches", "n_folds",
                                        "max_folds", "tta_shifts", "speaker_norm_images", "ensemble_weight", "c_grid", "n_jobs"]),
                       "image_size": _FIXED_SIDE},
+    "18_pretrained_speech": dict.fromkeys(["dataset", "quick", "seed", "source", "preset", "hub_timeout", "window_seconds", "c_grid",
+                                           "epochs", "lr", "batch_size", "dropout", "max_train_batches", "n_folds", "max_folds"]),
     "99_results": dict.fromkeys(["dataset", "quick", "seed", "results_dir", "bench_file"]),
 }
 
