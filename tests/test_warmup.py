@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 #: Functions that read or write an on-disk cache, by the name the notebooks call them with.
 CACHED = ("compute_images", "load_images", "acoustic_table", "cached_features", "trimmed_durations", "load_waveforms",
-          "augmented_images", "write_png_tree", "frozen_features", "time_feature_cache")
+          "augmented_images", "write_png_tree", "frozen_features", "time_feature_cache", "cached_embeddings")
 #: Variables of the notebooks that hold a recipe or a size: their top-level assignments are run.
 RECIPE_NAMES = {"side", "cfg", "feature_config", "acoustic_config"}
 
@@ -87,7 +87,7 @@ def notebook_cache_keys(path: Path, quick: bool) -> set[tuple]:
 
 def _key_of(call: ast.Call, ns: dict) -> tuple | None:
     name = _func_name(call)
-    if name in ("augmented_images", "write_png_tree", "frozen_features", "time_feature_cache"):
+    if name in ("augmented_images", "write_png_tree", "frozen_features", "time_feature_cache", "cached_embeddings"):
         return None  # not warmed: see warmup.NOT_WARMED (checked below)
     assert isinstance(call.args[0], ast.Name) and call.args[0].id == "meta", \
         f"{name} is called on {ast.unparse(call.args[0])}, not on the notebook's whole `meta`"

@@ -33,9 +33,11 @@ their weights on the Kaggle model hub; this module uses Whisper's encoder:
    knows most about emotion.
 4. **A linear classifier** on the embeddings: chapter 07's logistic regression
    (:func:`course_utils.learning.baseline.fit_select`).
-5. **Light fine-tuning** (:func:`finetune_model`, :func:`finetune`): a copy of the top block, its
-   layer norm and a new softmax layer are trained on the clips' vectors as they enter the top
-   block (computed once with the embeddings and cached), the rest of the encoder frozen.
+5. **Light fine-tuning** (:func:`finetune_trunk`, :func:`finetune_model`, :func:`finetune`): a copy
+   of the top block and its layer norm, pooled over the clip, and a softmax layer that starts as a
+   linear classifier fitted on the copy's own starting vectors (:func:`head_from_linear`; LP-FT,
+   Kumar et al., 2022) are trained on the clips' vectors as they enter the top block (computed once
+   with the embeddings and cached), the rest of the encoder frozen.
 
 Where the weights come from (:func:`choose_source`, :func:`open_encoder`): where the machine is
 online (Binder, Colab, a laptop), keras-hub downloads the preset ``whisper_tiny_en`` from the
@@ -379,9 +381,9 @@ def preset_files(folder: str | Path) -> pd.DataFrame:
 class Encoder:
     """Whisper loaded for this chapter: the ``backbone`` (keras-hub's ``WhisperBackbone``,
     encoder and decoder), its audio ``converter`` (``WhisperAudioConverter``, the window set to
-    ``window_seconds``; :meth:`log_mel` runs it), ``model``: a Keras model from the converter's log-Mel features to the
-    encoder's vectors after every block (:func:`layer_names`), and the :class:`Source` of the
-    weights. Made by :func:`load_encoder`; taught in ``18_pretrained_speech``."""
+    ``window_seconds``; :meth:`log_mel` runs it), ``model``: a Keras model from the converter's
+    log-Mel features to the encoder's vectors after every block (:func:`layer_names`), and the
+    :class:`Source` of the weights. Made by :func:`load_encoder`; taught in ``18_pretrained_speech``."""
 
     backbone: keras.Model
     converter: keras.layers.Layer

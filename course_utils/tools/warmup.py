@@ -37,8 +37,9 @@ preparing a machine for the whole course.
 Not warmed (:data:`NOT_WARMED`): chapter 10's waveform-augmented copies (drawn for the
 training part of the notebook's split; about 400 MB and many minutes in full mode, seconds in
 quick mode), chapter 06's PNG tree (written from the images in a few seconds; part of what the
-chapter shows) and chapter 11's frozen VGG16 features (they depend on the VGG16 weights, which
-the notebook downloads or replaces by random ones).
+chapter shows), chapter 11's frozen VGG16 features (they depend on the VGG16 weights, which
+the notebook downloads or replaces by random ones) and, for the same reason, chapter 18's Whisper
+embeddings.
 
 Cost of the ``binder`` profile on the 1440-clip offline corpus, measured in a fresh virtual
 environment as Binder builds it (``binder/postBuild`` on two otherwise idle cores): 11 cache
@@ -101,6 +102,8 @@ NOT_WARMED = {
     ("06_preprocessing", "time_feature_cache"): "times a cold computation on purpose (in a temporary folder)",
     ("11_transfer_vgg16", "frozen_features"): "depends on the VGG16 weights (downloaded or random), "
     "not only on the data",
+    ("18_pretrained_speech", "cached_embeddings"): "depends on the Whisper weights (downloaded from the model hub, or the "
+    "offline model's random ones), not only on the data; quick mode computes them in seconds with the offline model",
 }
 
 
