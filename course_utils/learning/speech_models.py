@@ -89,6 +89,7 @@ from course_utils.base import jupyter, paths
 from course_utils.base.errors import CourseError, InputError
 from course_utils.data import atomic, audio, cache, splits
 from course_utils.learning import baseline, diagnosis, training
+from course_utils.learning.training import peak_memory_mb  # noqa: F401 (chapter 18 calls it as sm.peak_memory_mb)
 
 #: The hub preset of the chapter: Whisper's smallest English model (keras-hub's name for it).
 HUB_PRESET = "whisper_tiny_en"
@@ -622,18 +623,6 @@ def time_per_clip(encoder: Encoder, waveforms: Sequence[np.ndarray], *, batch_si
         t_conv, t_enc = t_conv + (t1 - t0), t_enc + (t2 - t1)
     n = len(waveforms)
     return {"converter": t_conv / n, "encoder": t_enc / n, "total": (t_conv + t_enc) / n, "clips": n}
-
-
-def peak_memory_mb() -> float | None:
-    """The most memory this Python process has held so far (resident set, MB), or None where the
-    operating system does not say (``resource`` exists on Linux and macOS, not on Windows). Taught in
-    ``18_pretrained_speech`` (what the model costs in memory)."""
-    try:
-        import resource
-    except ImportError:  # pragma: no cover - Windows
-        return None
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 1e3 if os.uname().sysname == "Linux" else peak / 1e6  # kB on Linux, bytes on macOS
 
 
 # --------------------------------------------------------------------------------------

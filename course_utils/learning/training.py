@@ -33,11 +33,13 @@ helper                            what it does
                                   confusion matrix on the test clips
 :func:`plot_history`              loss and accuracy per epoch, best epoch marked
 :func:`plot_confusion`            a confusion matrix as a heatmap
+:func:`peak_memory_mb`            the most memory this process has held (chapter 18, ``make bench``)
 ================================  ====================================================
 """
 
 from __future__ import annotations
 
+import sys
 import time
 
 import keras
@@ -297,3 +299,16 @@ def plot_confusion(cm, class_names, normalize: bool = True, ax=None, title: str 
     ax.set_ylabel("True class")
     ax.set_title(title or ("Confusion matrix (row-normalised)" if normalize else "Confusion matrix (counts)"))
     return ax
+
+
+def peak_memory_mb() -> float | None:
+    """The most memory this Python process has held so far (resident set, MB), or None where the
+    operating system does not say (``resource`` exists on Linux and macOS, not on Windows). Taught in
+    ``18_pretrained_speech`` (what the model costs in memory); ``make bench`` records it per model
+    (:func:`course_utils.tools.bench.measure_model`)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1e6 if sys.platform == "darwin" else peak / 1e3  # bytes on macOS, kB on Linux

@@ -29,7 +29,6 @@ from __future__ import annotations
 import itertools
 import os
 import platform
-import resource
 import sys
 import tempfile
 import time
@@ -116,13 +115,6 @@ def _endless(reader):
         yield from reader
 
 
-def peak_memory_mb() -> float:
-    """Peak resident memory of this process so far, in MB (``ru_maxrss``; kB on Linux, bytes on macOS).
-    Used by :func:`measure_model` (``make bench``) and the tests."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 1e6 if sys.platform == "darwin" else peak / 1e3
-
-
 def measure_model(name: str, reader: str, images_file: str, tree, settings: BenchSettings) -> dict:
     """Training and inference samples/s of model ``name`` fed by ``reader`` (a key of :data:`READERS`).
 
@@ -188,7 +180,7 @@ def measure_model(name: str, reader: str, images_file: str, tree, settings: Benc
         "epoch_s": settings.n_train / train_rate + settings.n_val / infer_rate,
         "timed_train_steps": steps,
         "train_rate_range": [float(min(train_rates)), float(max(train_rates))],
-        "peak_memory_mb": peak_memory_mb(),
+        "peak_memory_mb": training.peak_memory_mb(),
     }
 
 
