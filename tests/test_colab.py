@@ -9,7 +9,6 @@ reports the (absent) GPU.
 
 from __future__ import annotations
 
-import http.server
 import json
 import os
 import re
@@ -17,7 +16,6 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-import threading
 import tomllib
 import types
 from pathlib import Path
@@ -155,42 +153,24 @@ def test_gpu_report_with_and_without_gpus(monkeypatch):
     assert report.startswith(f"TensorFlow {tf.__version__} sees 2 GPUs (Tesla T4, Tesla T4)")
 
 
-class _ZipHandler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802 (http.server's name)
-        data = self.server.zip_bytes
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
-
-
-def test_setup_downloads_ravdess_as_on_colab(tmp_path, monkeypatch, make_wav_tree, capsys):
+def test_setup_downloads_ravdess_as_on_colab(tmp_path, monkeypatch, make_wav_tree, server, capsys):
     import hashlib
 
     names = [f"03-01-0{e}-01-0{s}-01-{a:02d}.wav" for a in (1, 2) for e in (1, 2) for s in (1, 2)]
     make_wav_tree(tmp_path / "tree", names)
     archive = Path(shutil.make_archive(str(tmp_path / "ravdess"), "zip", tmp_path / "tree"))
     data = archive.read_bytes()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ZipHandler)
-    server.zip_bytes = data
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        monkeypatch.setenv("RAVDESS_URL", f"http://127.0.0.1:{server.server_address[1]}/ravdess.zip")
-        monkeypatch.setattr(download, "RAVDESS_MD5", "md5:" + hashlib.md5(data).hexdigest())
-        monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
-        monkeypatch.delenv("RAVDESS_DIR", raising=False)
-        enabled = []
-        output = types.SimpleNamespace(enable_custom_widget_manager=lambda: enabled.append(True))
-        monkeypatch.setitem(sys.modules, "google.colab", types.SimpleNamespace(output=output))
-        monkeypatch.setitem(sys.modules, "google.colab.output", output)
-        assert colab.on_colab()
-        found = colab.setup("auto")
-    finally:
-        server.shutdown()
-        server.server_close()
+    monkeypatch.setenv("RAVDESS_URL", server.serve("ravdess.zip", data))
+    monkeypatch.setattr(download, "RAVDESS_MD5", "md5:" + hashlib.md5(data).hexdigest())
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("RAVDESS_DIR", raising=False)
+    enabled = []
+    output = types.SimpleNamespace(enable_custom_widget_manager=lambda: enabled.append(True))
+    monkeypatch.setitem(sys.modules, "google.colab", types.SimpleNamespace(output=output))
+    monkeypatch.setitem(sys.modules, "google.colab.output", output)
+    assert colab.on_colab()
+    found = colab.setup("auto")
+    assert server.count("ravdess.zip") == 1
     assert found.name == "ravdess" and found.root == tmp_path / "data" / "ravdess"
     assert len(list(found.root.rglob("*.wav"))) == len(names)
     assert enabled == [True]

@@ -4,7 +4,7 @@ Each test is one case that was tried: permissions that follow the umask, a copy 
 repaired from the kept zip, song and audio-visual files refused, WAVs cut short or holding NaN
 named, RAVDESS_DIR pointing at the zip, a read-only or full data folder, short notebook names and
 short failure reports of ``run-notebooks``, and the leftovers of ``kill -9``. Downloads go to the
-local server of ``test_download`` (127.0.0.1); every zip and WAV is built tiny in ``tmp_path``.
+local server of ``conftest`` (127.0.0.1); every zip and WAV is built tiny in ``tmp_path``.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from course_utils.data import atomic, audio, datasets, download as dl, metadata 
 from course_utils.tools import cli, runner
 from course_utils.base.errors import CourseError
 
-from test_download import NAMES, _actor_dir, _clean_env, _md5, _zip_bytes, good_zip, make_tree, server  # noqa: F401
+from test_download import NAMES, _actor_dir, _clean_env, _md5, _zip_bytes, good_zip, make_tree  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -9,10 +9,8 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
-import threading
 import zipfile
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -61,66 +59,6 @@ def _free_port() -> int:
 
 
 # --------------------------------------------------------------------------- fixtures
-
-
-class _Handler(BaseHTTPRequestHandler):
-    timeout = TIMEOUT
-
-    def do_GET(self):  # noqa: N802 (http.server's name)
-        state = self.server.state
-        path = self.path.split("?", 1)[0]
-        state.requests[path] += 1
-        mode, data = state.routes.get(path, ("404", b""))
-        if mode == "404":
-            self.send_error(404, "Not Found")
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", "application/zip")
-        if mode == "truncate":  # promise more than is sent, then close: an interrupted download
-            self.send_header("Content-Length", str(len(data) + 100_000))
-            self.end_headers()
-            self.wfile.write(data[: len(data) // 2])
-        else:
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-        self.close_connection = True
-
-    def log_message(self, *args):  # keep the test output clean
-        pass
-
-
-class _State:
-    def __init__(self, base: str):
-        self.base = base
-        self.routes: dict[str, tuple[str, bytes]] = {}
-        self.requests: Counter = Counter()
-
-    def serve(self, name: str, data: bytes, mode: str = "ok") -> str:
-        """Serve ``data`` at ``/name``; returns a Zenodo-like URL (with ``?download=1``)."""
-        self.routes[f"/{name}"] = (mode, data)
-        return self.url(name)
-
-    def url(self, name: str) -> str:
-        return f"{self.base}/{name}?download=1"
-
-    def count(self, name: str) -> int:
-        return self.requests[f"/{name}"]
-
-
-@pytest.fixture
-def server():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.daemon_threads = True
-    httpd.state = _State(f"http://127.0.0.1:{httpd.server_address[1]}")
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield httpd.state
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
 
 
 @pytest.fixture
