@@ -23,7 +23,7 @@ $(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
 	@$(PYTHON_BOOT) -c 'import sys; sys.exit(0 if sys.version_info[:2] >= (3, 11) else "error: Python 3.11 is needed, found " + sys.version)'
 	test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV) || { rm -rf $(VENV); echo "error: cannot create a virtual environment. Fix (Debian/Ubuntu): sudo apt install python3.11-venv"; exit 1; }
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
+	$(PY) -m pip install --quiet --no-compile -r requirements.txt -c constraints.txt  # .pyc files: written on first import, for the modules used
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (course)" > /dev/null
 	$(PY) -c 'from course_utils.tools import lab; lab.install_lab_settings()'  # JupyterLab: no news toast
@@ -49,7 +49,7 @@ site-venv: $(SITE_VENV)/.installed
 $(SITE_VENV)/.installed: requirements-site.txt constraints-site.txt
 	test -x $(SITE_VENV)/bin/python || $(PYTHON_BOOT) -m venv $(SITE_VENV) || { rm -rf $(SITE_VENV); echo "error: cannot create a virtual environment. Fix (Debian/Ubuntu): sudo apt install python3.11-venv"; exit 1; }
 	$(SITE_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(SITE_VENV)/bin/python -m pip install --quiet -r requirements-site.txt -c constraints-site.txt
+	$(SITE_VENV)/bin/python -m pip install --quiet --no-compile -r requirements-site.txt -c constraints-site.txt
 	touch $@
 
 site: venv site-venv
