@@ -176,6 +176,7 @@ def test_setup_downloads_ravdess_as_on_colab(tmp_path, monkeypatch, make_wav_tre
     assert enabled == [True]
     out = capsys.readouterr().out
     assert "data: the real RAVDESS recordings in" in out and "No GPU in this session" in out
+    assert re.search(r"; librosa compiled \(\d+ s\)", out), out  # numba's cache, before any parallel worker
 
 
 # --------------------------------------------------------------------------- the cell, as on Colab
@@ -242,4 +243,5 @@ def test_setup_cell_installs_the_course_in_a_fresh_environment(tmp_path, shared_
     assert "preinstalled" in found["tensorflow"], "pip replaced the platform's TensorFlow"
     assert "WIDGETS ON" in out
     assert "installed from main; data: the real RAVDESS recordings in" in out  # the version pip installed
+    assert "; librosa compiled (" in out
     assert "No GPU in this session" in out

@@ -37,6 +37,7 @@ from urllib.parse import urlparse
 from course_utils.base import quiet
 from course_utils.base.errors import CourseError
 from course_utils.data import datasets
+from course_utils.sound import numba_cache
 
 #: The course's public repository (``pyproject.toml``'s ``[project.urls] Repository``; a test
 #: keeps the two equal). Badges open notebooks from it; the setup cell installs the package from it.
@@ -175,6 +176,9 @@ def setup(dataset: str = "auto", *, force: bool = False) -> datasets.Dataset | N
       Zenodo into ``/content/data`` (about 200 MB, its MD5 checked; once per Colab session, then
       found there); ``"synthetic"`` generates the offline corpus. The chapter's own data cell then
       finds the same copy.
+    - It compiles librosa's numba code once, in this process (:func:`course_utils.sound.numba_cache.compile_librosa`:
+      about 40 s on a fresh Colab, instant afterwards), so that the chapters' parallel workers
+      never write numba's cache at the same moment.
     - Outside Colab it checks for stale packages and returns None (``force=True``: everything, as
       on Colab; the tests use it): a laptop or Binder already has the course and gets its data
       in the chapter's data cell.
@@ -194,6 +198,7 @@ def setup(dataset: str = "auto", *, force: bool = False) -> datasets.Dataset | N
         return None
     _enable_widgets()
     data = datasets.resolve(dataset, download_ok=True)
-    print(f"Course {_installed_version()} from {REF}; data: {data.description}")
+    seconds = numba_cache.compile_librosa()  # before a chapter's parallel workers could compile it twice
+    print(f"Course {_installed_version()} from {REF}; data: {data.description}; librosa compiled ({seconds:.0f} s)")
     print(gpu_report())
     return data

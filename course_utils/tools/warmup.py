@@ -66,14 +66,12 @@ Build tooling (:mod:`course_utils.tools`): no notebook imports it.
 
 from __future__ import annotations
 
-import functools
 import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-import librosa
 import numpy as np
 import pandas as pd
 from joblib import cpu_count
@@ -81,6 +79,7 @@ from joblib import cpu_count
 from course_utils.base import jupyter, paths
 from course_utils.data import audio, datasets, metadata
 from course_utils.sound import eda, features
+from course_utils.sound.numba_cache import compile_librosa
 from course_utils.learning import baseline
 
 #: Profiles of :func:`plan`: ``binder`` (what a Binder student runs), ``all`` (every chapter, both modes).
@@ -244,38 +243,6 @@ def _cache_files(folder: Path) -> dict[str, int]:
     return out
 
 
-@functools.cache
-def compile_librosa() -> float:
-    """Compile librosa's numba functions in this one process, so that numba's on-disk cache is
-    written once; returns the seconds it took (about 40 s on a fresh install, under 5 s after).
-    Once per process: a second call returns the first one's seconds at once.
-
-    numba caches compiled functions beside librosa's sources: an index file and data files per
-    function. Two processes compiling the same function at once (joblib's workers, two kernels)
-    can leave the index and the data out of step, and every later process that loads that
-    entry crashes (a segfault, seen as "Kernel died"). Compiling once, alone, right after the
-    install leaves nothing for parallel processes to write. Each function is called with float32
-    and float64 signals, whose compiled versions differ. Run by ``make venv`` and by :func:`warm`
-    before its workers start (so by ``binder/postBuild``'s ``warm-cache``)."""
-    start = time.perf_counter()
-    sr = audio.COURSE_SR
-    t = np.arange(sr) / sr
-    for dtype in (np.float32, np.float64):
-        y = (0.3 * np.sin(2 * np.pi * 150 * t) * (t > 0.2) + 1e-4 * np.cos(2 * np.pi * 3000 * t)).astype(dtype)
-        librosa.pyin(y, fmin=60, fmax=600, sr=sr)
-        librosa.yin(y, fmin=60, fmax=600, sr=sr)
-        librosa.effects.trim(y, top_db=30)
-        S = librosa.feature.melspectrogram(y=y, sr=sr, n_mels=32)
-        librosa.feature.mfcc(S=librosa.power_to_db(S), n_mfcc=13)
-        librosa.feature.rms(y=y)
-        librosa.feature.spectral_centroid(y=y, sr=sr)
-        librosa.feature.zero_crossing_rate(y)
-        librosa.griffinlim(np.abs(librosa.stft(y, n_fft=512)), n_iter=2)
-        envelope = librosa.onset.onset_strength(y=y, sr=sr)
-        librosa.util.peak_pick(envelope, pre_max=3, post_max=3, pre_avg=3, post_avg=5, delta=0.1, wait=10)
-        librosa.util.localmax(envelope)
-        librosa.util.localmin(envelope)
-    return time.perf_counter() - start
 
 
 def warm(
