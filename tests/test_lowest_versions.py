@@ -13,8 +13,8 @@ runs in it:
   claims. nbval's rerun, which checks that the seeds give the same numbers, runs in the pinned
   environment only.
 
-That keeps the whole suite within CI's time (about 10 of its minutes go to this module on one of
-the two workers).
+Both leave out only what the pinned environment already checks, so that this module, which
+holds one of the two workers of ``make test`` while it runs, costs CI as little as it can.
 
 The environment is kept between runs of this checkout, named by the file's hash (in CI it is
 built once, from the package registry). ``COURSE_LOWEST_ENV`` names another folder for it.

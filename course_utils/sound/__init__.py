@@ -9,5 +9,6 @@ MFCCs (:mod:`~course_utils.sound.mel`, ``04_mel_scale``), the corpus's acoustics
 (:mod:`~course_utils.sound.features`, ``04_mel_scale`` and ``06_preprocessing``) and eGeMAPS
 (:mod:`~course_utils.sound.egemaps`, ``07_classical_baseline``); beside them the figures and
 players most chapters use (:mod:`~course_utils.sound.plots`) and librosa's compiled code, cached
-once after an install (:mod:`~course_utils.sound.numba_cache`, ``00_getting_the_data``). Imports only the layers below.
+once after an install (:mod:`~course_utils.sound.numba_cache`, ``00_getting_the_data``).
+Imports only the layers below.
 """

@@ -31,9 +31,10 @@ def compile_librosa() -> float:
     can leave the index and the data out of step, and every later process that loads that
     entry crashes (a segfault, seen as "Kernel died"). Compiling once, alone, right after the
     install leaves nothing for parallel processes to write. Each function is called with float32
-    and float64 signals, whose compiled versions differ. Run by ``make venv`` and by
-    :func:`course_utils.tools.warmup.warm` before its workers start (so by ``binder/postBuild``'s ``warm-cache``), and by Colab's setup cell
-    (:func:`course_utils.course.colab.setup`), where the course is installed without ``make``.
+    and float64 signals, whose compiled versions differ. Run by ``make venv``, by
+    :func:`course_utils.tools.warmup.warm` before its workers start (so by ``binder/postBuild``'s
+    ``warm-cache``) and by Colab's setup cell (:func:`course_utils.course.colab.setup`), where the
+    course is installed without ``make``.
     Taught in ``00_getting_the_data`` (where to run the course)."""
     start = time.perf_counter()
     sr = audio.COURSE_SR

@@ -243,8 +243,6 @@ def _cache_files(folder: Path) -> dict[str, int]:
     return out
 
 
-
-
 def warm(
     dataset: str | datasets.Dataset = "auto",
     *,
