@@ -1,10 +1,10 @@
 """What the notebook tests share: a build folder per test module, one headless run and its checks.
 
-The notebook runs are the longest part of ``make test`` (every chapter runs twice: papermill,
-then nbval). They are split over two test modules, ``test_notebooks`` (chapters 00-08, the
-negative and real-sample tests) and ``test_notebooks_training`` (09-18 and 99), so that the two
-pytest-xdist workers of ``make test`` share them (each module goes whole to one worker:
-``--dist loadfile``). Each module has its own build folder (:func:`course_build`): chapters that
+The notebook runs are the longest part of ``make test``: every chapter runs once with papermill,
+and the chapters of :data:`RERUN` a second time under nbval (:func:`rerun_chapters`). They are
+split over two test modules, ``test_notebooks`` (chapters 00-08, the negative and real-sample
+tests) and ``test_notebooks_training`` (09-18 and 99), so that two pytest-xdist workers of
+``make test`` share them (each module goes whole to one worker: ``--dist loadfile``). Each module has its own build folder (:func:`course_build`): chapters that
 read other chapters' results (10, 12, 14, 16, 99) see those of their own module and say so when
 one is missing, as they do for a student who runs a chapter alone.
 """
@@ -28,9 +28,20 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = runner.list_notebooks(ROOT / "notebooks")
 #: Seconds a quick-mode cell may take: a stuck kernel fails the test instead of stalling CI.
 CELL_TIMEOUT = 600
-#: Set to ``0`` to leave out nbval's rerun (the lowest-versions environment does: the quick run, its
-#: results and claims are what it checks there; the rerun, which checks the seeds, runs here).
+#: Which chapters nbval reruns: unset, those of :data:`RERUN`; ``all``, every chapter (before a
+#: class, or after changing how a chapter seeds its draws); ``0``, none (the lowest-versions
+#: environment: the quick run, its results and claims are what it checks there).
 NBVAL_ENV = "COURSE_TEST_NBVAL"
+#: The chapters nbval reruns in ``make test``: one for each kind of random draw the course seeds,
+#: so that a seed that stops reaching its draw shows as a changed output. 00: the example clips
+#: it picks; 07: the random split, the actor folds and the SVMs; 08: a Keras network's initial
+#: weights, dropout and shuffled batches; 15: sampled weights and dropout masks at prediction
+#: time; 16: SpecAugment's masks and mixup's partners (the final model). The other chapters draw
+#: with the same seeded helpers, whose repeatability their unit tests check (``test_training``,
+#: ``test_waveform_nets``, ``test_uncertainty``, ``test_speech_models``, ``test_augment``,
+#: ``test_emotion_net``, ``test_embeddings``). A rerun costs almost as much as the run (chapter
+#: 16 on an idle machine: 67 s, then 53 s), so rerunning every chapter kept CI over 30 minutes.
+RERUN = ("00_getting_the_data", "07_classical_baseline", "08_cnn_binary", "15_uncertainty", "16_better_emotion_model")
 #: The first chapter of ``test_notebooks_training`` (the chapters before it run in ``test_notebooks``).
 FIRST_TRAINING = "09"
 EARLY = [p for p in NOTEBOOKS if p.stem < FIRST_TRAINING]
@@ -53,10 +64,23 @@ def nbval(notebook: Path) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, cwd=notebook.parent, timeout=1200, env=env)
 
 
+def rerun_chapters(setting: str | None = None) -> frozenset[str]:
+    """The chapters (notebook stems) whose executed copy nbval reruns, for a value of
+    :data:`NBVAL_ENV` (default: the environment's): :data:`RERUN`, every chapter, or none."""
+    setting = os.environ.get(NBVAL_ENV, "") if setting is None else setting
+    if setting in ("", "default"):
+        return frozenset(RERUN)
+    if setting == "all":
+        return frozenset(p.stem for p in NOTEBOOKS)
+    if setting == "0":
+        return frozenset()
+    raise ValueError(f"{NBVAL_ENV}={setting!r}: use all (every chapter), 0 (none) or leave it unset (the chapters of RERUN)")
+
+
 def run_and_check(notebook: Path, build: Path) -> None:
     """Run ``notebook`` headless (papermill, quick mode, offline corpus) into ``build``, check its
-    results record and generated claims, then rerun the executed copy with nbval (unless
-    :data:`NBVAL_ENV` is ``0``)."""
+    results record and generated claims, then, for the chapters of :func:`rerun_chapters`, rerun
+    the executed copy with nbval."""
     out = runner.run_notebook(notebook, build / "executed", {"dataset": "synthetic", "quick": True}, progress=False, timeout=CELL_TIMEOUT)
     executed = nbformat.read(out, as_version=4)
     assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
@@ -69,7 +93,7 @@ def run_and_check(notebook: Path, build: Path) -> None:
     assert results.check_claims(build / "results" / f"{notebook.stem}.json") == []
 
     # nbval: the marked cells give the same output on a rerun of the executed copy
-    if os.environ.get(NBVAL_ENV, "1") == "0":
+    if notebook.stem not in rerun_chapters():
         return
     check = nbval(out)
     assert check.returncode == 0, check.stdout[-3000:] + check.stderr[-2000:]

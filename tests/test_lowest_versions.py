@@ -14,7 +14,7 @@ runs in it:
   environment only.
 
 Both leave out only what the pinned environment already checks, so that this module, which
-holds one of the two workers of ``make test`` while it runs, costs CI as little as it can.
+holds one of the workers of ``make test`` while it runs, costs CI as little as it can.
 
 The environment is kept between runs of this checkout, named by the file's hash (in CI it is
 built once, from the package registry). ``COURSE_LOWEST_ENV`` names another folder for it.

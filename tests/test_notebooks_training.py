@@ -1,5 +1,6 @@
 """The training chapters (09-18) and the summary (99) run headless and record results; nbval
-reruns the executed copies. Chapters 00-08 are in ``test_notebooks`` (see ``notebook_runs``)."""
+reruns the executed copies of those in ``notebook_runs.RERUN``. Chapters 00-08 are in
+``test_notebooks`` (see ``notebook_runs``)."""
 
 from __future__ import annotations
 
@@ -20,3 +21,13 @@ def test_the_split_covers_every_notebook_once():
 
     assert sorted(EARLY + TRAINING) == NOTEBOOKS and not set(EARLY) & set(TRAINING)
     assert EARLY and TRAINING and TRAINING[-1].stem.startswith("99")
+
+
+def test_the_reruns_are_chapters_and_the_setting_is_checked():
+    from notebook_runs import NOTEBOOKS, RERUN, rerun_chapters
+
+    stems = {p.stem for p in NOTEBOOKS}
+    assert set(RERUN) <= stems and len(set(RERUN)) == len(RERUN)
+    assert rerun_chapters("") == set(RERUN) and rerun_chapters("all") == stems and rerun_chapters("0") == set()
+    with pytest.raises(ValueError, match="COURSE_TEST_NBVAL='1'"):
+        rerun_chapters("1")

@@ -8,6 +8,7 @@ once, silently, when pytest 9 stopped reading the node ids pytest-xdist's ``load
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -44,3 +45,21 @@ def test_make_test_hands_each_module_whole_to_one_worker(tmp_path):
         workers.setdefault(module, set()).add(worker)
     assert set(workers) == {"test_first.py", "test_second.py"}
     assert all(len(w) == 1 for w in workers.values()), workers
+
+
+def test_each_worker_computes_on_one_thread():
+    """Under pytest-xdist every test process, and what it starts, has one compute thread
+    (``conftest.TEST_THREADS``): the workers share the cores, and thread pools sized to all of them
+    spin against each other."""
+    import os
+
+    import pytest
+    from conftest import TEST_THREADS
+
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        pytest.skip("only the workers of make test (pytest-xdist) set the threads")
+    here = {name: os.environ.get(name) for name in TEST_THREADS}
+    assert all(here.values()), here  # one thread each, unless a developer set another number
+    code = f"import os, json; print(json.dumps({{k: os.environ.get(k) for k in {sorted(TEST_THREADS)!r}}}))"
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(child.stdout) == here, "a process the worker starts computes on other threads"
