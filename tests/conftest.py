@@ -30,10 +30,7 @@ from pathlib import Path
 # fresh clone, where both xdist workers compiled librosa at the same moment). So each worker,
 # and the kernels and subprocesses it starts, gets a cache of its own, kept between runs of this
 # checkout. Set before anything imports numba.
-if "PYTEST_XDIST_WORKER" in os.environ:
-    _checkout = hashlib.sha1(str(Path(__file__).resolve().parents[1]).encode()).hexdigest()[:8]
-    os.environ["NUMBA_CACHE_DIR"] = str(Path(tempfile.gettempdir()) / f"course-numba-{_checkout}-{os.environ['PYTEST_XDIST_WORKER']}")
-
+#
 #: One compute thread per process under ``make test``: its workers already keep every core busy,
 #: and TensorFlow's and OpenMP's thread pools (one thread per core each, by default) then only
 #: spin against each other. Measured on 2 cores: a quick run of chapter 16 took 61 s of user CPU
@@ -43,6 +40,8 @@ if "PYTEST_XDIST_WORKER" in os.environ:
 TEST_THREADS = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                 "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
 if "PYTEST_XDIST_WORKER" in os.environ:
+    _checkout = hashlib.sha1(str(Path(__file__).resolve().parents[1]).encode()).hexdigest()[:8]
+    os.environ["NUMBA_CACHE_DIR"] = str(Path(tempfile.gettempdir()) / f"course-numba-{_checkout}-{os.environ['PYTEST_XDIST_WORKER']}")
     for _name, _value in TEST_THREADS.items():
         os.environ.setdefault(_name, _value)
 

@@ -4,9 +4,10 @@ The notebook runs are the longest part of ``make test``: every chapter runs once
 and the chapters of :data:`RERUN` a second time under nbval (:func:`rerun_chapters`). They are
 split over two test modules, ``test_notebooks`` (chapters 00-08, the negative and real-sample
 tests) and ``test_notebooks_training`` (09-18 and 99), so that two pytest-xdist workers of
-``make test`` share them (each module goes whole to one worker: ``--dist loadfile``). Each module has its own build folder (:func:`course_build`): chapters that
-read other chapters' results (10, 12, 14, 16, 99) see those of their own module and say so when
-one is missing, as they do for a student who runs a chapter alone.
+``make test`` share them (each module goes whole to one worker: ``--dist loadfile``). Each
+module has its own build folder (:func:`course_build`): chapters that read other chapters'
+results (10, 12, 14, 16, 99) see those of their own module and say so when one is missing, as
+they do for a student who runs a chapter alone.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def rerun_chapters(setting: str | None = None) -> frozenset[str]:
     """The chapters (notebook stems) whose executed copy nbval reruns, for a value of
     :data:`NBVAL_ENV` (default: the environment's): :data:`RERUN`, every chapter, or none."""
     setting = os.environ.get(NBVAL_ENV, "") if setting is None else setting
-    if setting in ("", "default"):
+    if setting == "":
         return frozenset(RERUN)
     if setting == "all":
         return frozenset(p.stem for p in NOTEBOOKS)

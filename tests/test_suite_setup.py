@@ -9,10 +9,13 @@ once, silently, when pytest 9 stopped reading the node ids pytest-xdist's ``load
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,9 +54,6 @@ def test_each_worker_computes_on_one_thread():
     """Under pytest-xdist every test process, and what it starts, has one compute thread
     (``conftest.TEST_THREADS``): the workers share the cores, and thread pools sized to all of them
     spin against each other."""
-    import os
-
-    import pytest
     from conftest import TEST_THREADS
 
     if "PYTEST_XDIST_WORKER" not in os.environ:
