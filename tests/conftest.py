@@ -62,7 +62,8 @@ SHARED_SAMPLE = ROOT.parent / "shared" / "ravdess-sample"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 #: Test modules that take minutes (measured in CI), longest first: handed out first.
-LONGEST_FIRST = ("test_lowest_versions", "test_notebooks_training", "test_notebooks", "test_lab", "test_site")
+LONGEST_FIRST = ("test_lowest_versions", "test_notebooks_training", "test_notebooks", "test_notebooks_models", "test_lab",
+                 "test_site")
 
 
 def pytest_collection_modifyitems(config, items):

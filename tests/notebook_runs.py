@@ -2,12 +2,19 @@
 
 The notebook runs are the longest part of ``make test``: every chapter runs once with papermill,
 and the chapters of :data:`RERUN` a second time under nbval (:func:`rerun_chapters`). They are
-split over two test modules, ``test_notebooks`` (chapters 00-08, the negative and real-sample
-tests) and ``test_notebooks_training`` (09-18 and 99), so that two pytest-xdist workers of
-``make test`` share them (each module goes whole to one worker: ``--dist loadfile``). Each
-module has its own build folder (:func:`course_build`): chapters that read other chapters'
-results (10, 12, 14, 16, 99) see those of their own module and say so when one is missing, as
-they do for a student who runs a chapter alone.
+split over three test modules, so that the pytest-xdist workers of ``make test`` share them
+(each module goes whole to one worker: ``--dist loadfile``):
+
+- ``test_notebooks``: chapters 00-08 (:data:`EARLY`), the negative and real-sample tests;
+- ``test_notebooks_training``: 09 and the chapters that compare with its results, 13-16, 18
+  (which compares with 16) and the summary 99 (:data:`TRAINING`);
+- ``test_notebooks_models``: 10, 11, 12 and 17, which read no results of 09-18 (:data:`MODELS`).
+
+Each module has its own build folder (:func:`course_build`): a chapter that reads other
+chapters' results sees those of its own module (:func:`results_read` lists them, and
+``test_notebooks_training`` checks that none is in another training module) and says so when
+one is missing, as it does for a student who runs a chapter alone (the results of 00-08 are
+in ``test_notebooks``' folder).
 """
 
 from __future__ import annotations
@@ -43,10 +50,21 @@ NBVAL_ENV = "COURSE_TEST_NBVAL"
 #: ``test_emotion_net``, ``test_embeddings``). A rerun costs almost as much as the run (chapter
 #: 16 on an idle machine: 67 s, then 53 s), so rerunning every chapter kept CI over 30 minutes.
 RERUN = ("00_getting_the_data", "07_classical_baseline", "08_cnn_binary", "15_uncertainty", "16_better_emotion_model")
-#: The first chapter of ``test_notebooks_training`` (the chapters before it run in ``test_notebooks``).
+#: The first chapter of the training modules (the chapters before it run in ``test_notebooks``).
 FIRST_TRAINING = "09"
+#: The training chapters of ``test_notebooks_models``: those that read no results of 09-18.
+MODEL_CHAPTERS = ("10_augmentation", "11_transfer_vgg16", "12_autoencoder", "17_new_voices")
 EARLY = [p for p in NOTEBOOKS if p.stem < FIRST_TRAINING]
-TRAINING = [p for p in NOTEBOOKS if p.stem >= FIRST_TRAINING]
+MODELS = [p for p in NOTEBOOKS if p.stem in MODEL_CHAPTERS]
+TRAINING = [p for p in NOTEBOOKS if p.stem >= FIRST_TRAINING and p.stem not in MODEL_CHAPTERS]
+
+
+def results_read(notebook: Path) -> set[str]:
+    """The other chapters whose recorded results ``notebook`` reads: the chapter names that its
+    code cells quote (``"07_classical_baseline"``)."""
+    stems = {p.stem for p in NOTEBOOKS} - {notebook.stem}
+    code = "\n".join(c.source for c in nbformat.read(notebook, as_version=4).cells if c.cell_type == "code")
+    return {s for s in stems if f'"{s}"' in code or f"'{s}'" in code}
 
 
 @pytest.fixture(scope="module")

@@ -179,6 +179,77 @@ def test_after_kill_9_during_a_write_the_next_run_cleans_up(meta, tmp_path):
     assert [p.name for p in (tmp_path / "cache").iterdir() if p.name.startswith(".")] == []
 
 
+_COMPUTE = textwrap.dedent("""
+    import sys, time, pandas as pd
+    from course_utils.data import cache
+    target, log, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
+    def build():
+        with open(log, "a") as f:
+            f.write("built\\n")
+        time.sleep(seconds)
+        return pd.DataFrame({"filename": ["a.wav", "b.wav"], "v": [0.25, 0.5]})
+    table = cache.cached(target, build, what="demo", names=["a.wav", "b.wav"])
+    print("got", table["v"].tolist(), flush=True)
+""")
+
+
+def _compute(target: Path, log: Path, seconds: float) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", _COMPUTE, str(target), str(log), str(seconds)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for(path: Path, timeout: float = 60) -> None:
+    end = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < end, f"{path} never appeared"
+        time.sleep(0.05)
+
+
+def test_a_second_process_waits_for_the_entry_another_computes_and_reads_it(tmp_path):
+    target, log = tmp_path / "cache" / "demo-x-2.csv", tmp_path / "built.txt"
+    first = _compute(target, log, 4)
+    _wait_for(log)  # the first one computes (and holds the entry's lock)
+    second = _compute(target, log, 0)
+    out1, err1 = first.communicate(timeout=120)
+    out2, err2 = second.communicate(timeout=120)
+    assert first.returncode == 0 and second.returncode == 0, err1 + err2
+    assert log.read_text() == "built\n"  # computed once
+    assert out1.splitlines() == ["got [0.25, 0.5]"]
+    assert out2.splitlines() == ["Another process is computing the demo cache demo-x-2.csv: waiting for it, "
+                                 "then reading its result.", "got [0.25, 0.5]"]
+    assert [p.name for p in target.parent.iterdir()] == [target.name]  # the lock lives elsewhere
+    assert cache.lock_path(target).parent != target.parent
+
+
+def test_a_killed_computation_frees_the_entry_for_the_next_process(tmp_path):
+    target, log = tmp_path / "demo-x-2.csv", tmp_path / "built.txt"
+    stuck = _compute(target, log, 600)
+    _wait_for(log)
+    stuck.send_signal(signal.SIGKILL)
+    stuck.wait()
+    after = _compute(target, log, 0)  # no waiting for a lock its dead holder cannot release
+    out, err = after.communicate(timeout=120)
+    assert after.returncode == 0, err
+    assert out.splitlines() == ["got [0.25, 0.5]"] and log.read_text() == "built\nbuilt\n"
+
+
+def test_without_a_lock_the_entry_is_computed_as_before(tmp_path, monkeypatch, capsys):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setattr(cache, "lock_path", lambda target: blocker / "x.lock")  # mkdir fails: no lock to be had
+    table = pd.DataFrame({"filename": ["a.wav"], "v": [1.0]})
+    got = cache.cached(tmp_path / "t.csv", lambda: table, what="t", names=["a.wav"])
+    pd.testing.assert_frame_equal(got, table)
+    assert (tmp_path / "t.csv").exists() and capsys.readouterr().out == ""
+
+
+def test_the_lock_of_an_entry_is_one_per_entry_and_user(tmp_path):
+    a, b = cache.lock_path(tmp_path / "a.npz"), cache.lock_path(tmp_path / "b.npz")
+    assert a != b and a.parent == b.parent and a.suffix == ".lock"
+    assert cache.lock_path(tmp_path / "x" / ".." / "a.npz") == a  # the same entry, however it is named
+    assert str(os.getuid()) in a.parent.name
+
+
 def test_the_size_report_counts_everything_under_data(tmp_path):
     (tmp_path / "cache").mkdir()
     (tmp_path / "cache" / "logmel-a.npz").write_bytes(b"x" * 2_000_000)

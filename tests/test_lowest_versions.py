@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LOWEST_FILE = ROOT / "tests" / "lowest-versions.txt"
 #: Test modules that do not run in the second environment: the notebook runs (chapters 00, 08 and
 #: 16 run there on their own, below), the browser tests, the suite's own set-up, and this module.
-NOT_THERE = ("test_notebooks.py", "test_notebooks_training.py", "test_lab.py", "test_site.py",
+NOT_THERE = ("test_notebooks.py", "test_notebooks_training.py", "test_notebooks_models.py", "test_lab.py", "test_site.py",
              "test_suite_setup.py", "test_lowest_versions.py")
 #: The quick chapter runs of the second environment.
 CHAPTERS = ("tests/test_notebooks.py::test_notebook_runs_headless_and_records_results[00_getting_the_data]",

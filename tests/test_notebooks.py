@@ -1,7 +1,8 @@
 """Chapters 00-08 run headless (papermill, quick mode, offline corpus) and record results;
 nbval reruns the executed copies of those in ``notebook_runs.RERUN`` and the cells marked
 ``# NBVAL_CHECK_OUTPUT`` must repeat.
-The training chapters and 99 are in ``test_notebooks_training`` (see ``notebook_runs``).
+The training chapters and 99 are in ``test_notebooks_training`` and ``test_notebooks_models`` (see
+``notebook_runs``).
 
 Where ``../shared/ravdess-sample`` exists, notebook 00 also runs on those real recordings.
 """

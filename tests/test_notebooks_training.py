@@ -1,6 +1,7 @@
-"""The training chapters (09-18) and the summary (99) run headless and record results; nbval
-reruns the executed copies of those in ``notebook_runs.RERUN``. Chapters 00-08 are in
-``test_notebooks`` (see ``notebook_runs``)."""
+"""Chapter 09, the training chapters that compare with its results (13-16, 18) and the summary
+(99) run headless and record results; nbval reruns the executed copies of those in
+``notebook_runs.RERUN``. Chapters 00-08 are in ``test_notebooks``, 10-12 and 17 in
+``test_notebooks_models`` (see ``notebook_runs``)."""
 
 from __future__ import annotations
 
@@ -16,11 +17,18 @@ def test_notebook_runs_headless_and_records_results(notebook, course_build):
     run_and_check(notebook, course_build)
 
 
-def test_the_split_covers_every_notebook_once():
-    from notebook_runs import EARLY, NOTEBOOKS
+def test_the_split_covers_every_notebook_once_and_keeps_what_a_chapter_reads_beside_it():
+    from notebook_runs import EARLY, MODEL_CHAPTERS, MODELS, NOTEBOOKS, results_read
 
-    assert sorted(EARLY + TRAINING) == NOTEBOOKS and not set(EARLY) & set(TRAINING)
-    assert EARLY and TRAINING and TRAINING[-1].stem.startswith("99")
+    assert sorted(EARLY + TRAINING + MODELS) == NOTEBOOKS and len({*EARLY, *TRAINING, *MODELS}) == len(NOTEBOOKS)
+    assert EARLY and MODELS and len(MODELS) == len(MODEL_CHAPTERS) and TRAINING[-1].stem.startswith("99")
+    for group in (TRAINING, MODELS):  # a training chapter finds the training results it compares with
+        stems = {p.stem for p in group}
+        for notebook in group:
+            later = {s for s in results_read(notebook) if s >= "09"}
+            assert later <= stems, f"{notebook.stem} reads the results of {sorted(later - stems)}, run in another module"
+    assert results_read(NOTEBOOKS[[p.stem for p in NOTEBOOKS].index("16_better_emotion_model")]) == {
+        "07_classical_baseline", "09_cnn_multiclass"}  # the check sees what a chapter reads
 
 
 def test_the_reruns_are_chapters_and_the_setting_is_checked():

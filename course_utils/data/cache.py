@@ -15,7 +15,11 @@ one way in:
   file next to it, then a rename), and the leftovers of runs that were killed while writing
   (``kill -9``, the out-of-memory killer) are removed the next time the folder is used
   (:func:`course_utils.data.atomic.clean_leftovers`): their names carry the id of the process that wrote them, and a
-  process that no longer exists cannot finish them.
+  process that no longer exists cannot finish them;
+- an entry is computed by one process at a time (:func:`computing`): a second notebook, a
+  warm-up or a test worker that needs the same entry while another process computes it says so
+  in one line, waits, and reads what the first one wrote, instead of doing the same work beside
+  it on the same cores.
 
 Two formats: ``.npz`` (a dict of arrays; the clips' file names under ``filenames``) and
 ``.csv`` (a table; the clips' file names in the column ``filename``).
@@ -25,13 +29,17 @@ Taught in ``06_preprocessing`` (the feature cache) and used by chapters 04-17.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import re
+import tempfile
 import zipfile
 import zlib
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
+import filelock
 import numpy as np
 import pandas as pd
 
@@ -132,6 +140,8 @@ def cached(target: str | Path, build: Callable[[], Any], *, what: str, names: Se
     atomically and returned. ``build`` returns a dict of arrays (``.npz``; put the clips' names
     under ``filenames``) or a DataFrame (``.csv``; column ``filename``). The first call for a
     folder also removes the leftovers of killed runs there (:func:`course_utils.data.atomic.clean_leftovers`).
+    A missing entry is computed under its lock (:func:`computing`): a process that finds another
+    one computing it waits, then reads the entry back instead of computing it a second time.
     Taught in ``06_preprocessing``; used by every per-clip computation of chapters 04-17.
     """
     target = Path(target)
@@ -143,9 +153,48 @@ def cached(target: str | Path, build: Callable[[], Any], *, what: str, names: Se
     data = read(target, what=what, names=names, check=check)
     if data is not None:
         return data
-    data = build()
-    _write(target, data)
+    with computing(target, what=what):
+        data = read(target, what=what, names=names, check=check)  # written while this one waited
+        if data is not None:
+            return data
+        data = build()
+        _write(target, data)
     return data
+
+
+def lock_path(target: str | Path) -> Path:
+    """The lock file of cache entry ``target``: in a folder of this user's in the system's
+    temporary folder, named by a hash of the entry's absolute path, so that the data folder holds
+    only entries (and a read-only one needs no lock). Used by :func:`computing`."""
+    user = os.getuid() if hasattr(os, "getuid") else os.environ.get("USERNAME", "user")
+    digest = hashlib.sha1(str(Path(target).resolve()).encode()).hexdigest()[:20]
+    return Path(tempfile.gettempdir()) / f"course-cache-locks-{user}" / f"{digest}.lock"
+
+
+@contextlib.contextmanager
+def computing(target: str | Path, *, what: str) -> Iterator[None]:
+    """Hold the lock of cache entry ``target`` while computing it (a file lock: other processes on
+    this machine wait; the system frees it when its process ends, killed or not). A process that
+    has to wait says so in one line. Where no lock can be had (no temporary folder, a file system
+    without locks) the entry is computed without one, as before: the atomic write still keeps it
+    whole. Used by :func:`cached`; taught in ``06_preprocessing``."""
+    try:
+        path = lock_path(target)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = filelock.FileLock(str(path))
+        try:
+            lock.acquire(timeout=0)
+        except filelock.Timeout:
+            print(f"Another process is computing the {what} cache {Path(target).name}: waiting for it, "
+                  "then reading its result.", flush=True)
+            lock.acquire()
+    except OSError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def shape_check(key: str, shape: tuple, *, finite: bool = True) -> Callable[[Any], str | None]:
