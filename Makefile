@@ -14,7 +14,9 @@ QUICK ?= 0
 PYTEST_ARGS ?=
 # pytest-xdist workers of make test. Three on 2 cores: measured, three quick chapter runs side by side took
 # as long as two (a run waits on its kernel's start, its files and its worker processes), so a third
-# worker fills the cores; each test process computes on one thread (tests/conftest.py).
+# worker fills the cores; each test process computes on one thread (tests/conftest.py). A worker that
+# crashes ends the run (--max-worker-restart=0): with --dist loadfile, pytest-xdist 3.8 replaced a
+# crashed worker and then waited for ever (a rehearsal hung until it was killed).
 TEST_WORKERS ?= 3
 SITE_VENV := .venv-site
 
@@ -62,7 +64,7 @@ course: notebooks results
 	@echo "Course built: executed notebooks in build/executed/, metrics in build/results.md"
 
 test: venv
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --cov=course_utils --cov-report=term-missing --cov-fail-under=90 $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --max-worker-restart=0 --cov=course_utils --cov-report=term-missing --cov-fail-under=90 $(PYTEST_ARGS)
 
 strip: venv
 	$(VENV)/bin/nbstripout --keep-id notebooks/*.ipynb

@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import subprocess
+import sys
 import tempfile
 import threading
 from collections import Counter
@@ -27,9 +30,13 @@ from pathlib import Path
 # numba (librosa's compiler) caches compiled functions on disk, an index file beside data files.
 # Two processes filling one cache at once can leave them out of step, and every later process
 # that loads such an entry crashes (notebook kernels segfaulted in librosa's peak picking in a
-# fresh clone, where both xdist workers compiled librosa at the same moment). So each worker,
-# and the kernels and subprocesses it starts, gets a cache of its own, kept between runs of this
-# checkout. Set before anything imports numba.
+# fresh clone, where both xdist workers compiled librosa at the same moment; a worker itself
+# crashed there when its kernels' feature processes had compiled it side by side, and
+# pytest-xdist then hung). So, as ``make venv`` does for the installed cache: before the workers
+# start, one process compiles librosa into a seed cache (:func:`pytest_configure`,
+# :data:`NUMBA_SEED`), and each worker, with the kernels and subprocesses it starts, gets a copy
+# of its own (:func:`worker_numba_cache`), kept between runs of this checkout and refreshed from
+# the seed. Set before anything imports numba.
 #
 #: One compute thread per process under ``make test``: its workers already keep every core busy,
 #: and TensorFlow's and OpenMP's thread pools (one thread per core each, by default) then only
@@ -39,9 +46,22 @@ from pathlib import Path
 #: is kept.
 TEST_THREADS = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                 "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
+_CHECKOUT = hashlib.sha1(str(Path(__file__).resolve().parents[1]).encode()).hexdigest()[:8]
+#: The numba cache compiled once, before the workers start, and copied to each of them.
+NUMBA_SEED = Path(tempfile.gettempdir()) / f"course-numba-{_CHECKOUT}-seed"
+
+
+def worker_numba_cache(worker: str, seed: Path = NUMBA_SEED) -> Path:
+    """The numba cache of xdist worker ``worker``: a folder of its own, refreshed from ``seed``
+    (the compiled entries overwrite whatever an earlier run left there)."""
+    cache = Path(tempfile.gettempdir()) / f"course-numba-{_CHECKOUT}-{worker}"
+    if seed.is_dir():
+        shutil.copytree(seed, cache, dirs_exist_ok=True)
+    return cache
+
+
 if "PYTEST_XDIST_WORKER" in os.environ:
-    _checkout = hashlib.sha1(str(Path(__file__).resolve().parents[1]).encode()).hexdigest()[:8]
-    os.environ["NUMBA_CACHE_DIR"] = str(Path(tempfile.gettempdir()) / f"course-numba-{_checkout}-{os.environ['PYTEST_XDIST_WORKER']}")
+    os.environ["NUMBA_CACHE_DIR"] = str(worker_numba_cache(os.environ["PYTEST_XDIST_WORKER"]))
     for _name, _value in TEST_THREADS.items():
         os.environ.setdefault(_name, _value)
 
@@ -64,6 +84,18 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 #: Test modules that take minutes (measured in CI), longest first: handed out first.
 LONGEST_FIRST = ("test_lowest_versions", "test_notebooks_training", "test_notebooks", "test_notebooks_models", "test_lab",
                  "test_site")
+
+
+def pytest_configure(config):
+    """Under pytest-xdist, in the controller before any worker starts: compile librosa once
+    into :data:`NUMBA_SEED` (about 40 s the first time on 2 cores, a few seconds after), in a
+    process of its own, as ``make venv`` compiles the installed cache."""
+    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+        code = "from course_utils.sound.numba_cache import compile_librosa; compile_librosa()"
+        env = {**os.environ, **TEST_THREADS, "NUMBA_CACHE_DIR": str(NUMBA_SEED)}
+        done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+        if done.returncode != 0:
+            raise pytest.UsageError(f"compiling librosa into {NUMBA_SEED} failed:\n{done.stderr[-3000:]}")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -115,30 +115,37 @@ def lowest() -> Path:
         subprocess.run([str(env / "bin" / "python"), "-m", "ipykernel", "install", "--sys-prefix", "--name", "python3"],
                        check=True, capture_output=True)
         done.write_text(LOWEST_FILE.read_text())
-    return env / "bin" / "python"
+    python = env / "bin" / "python"
+    # numba's cache of this environment's librosa, compiled by one process before the runs below
+    # start kernels and feature workers (tests/conftest.py says why)
+    compiled = subprocess.run([str(python), "-c", "from course_utils.sound.numba_cache import compile_librosa; compile_librosa()"],
+                              cwd=ROOT, env=_inner_env(python), capture_output=True, text=True, timeout=900)
+    assert compiled.returncode == 0, f"could not compile librosa in the lowest-versions environment:\n{compiled.stderr[-3000:]}"
+    return python
 
 
-def _inner_env(python: Path, tmp: Path) -> dict[str, str]:
+def _inner_env(python: Path) -> dict[str, str]:
     """The outer run's settings without what would tie the inner run to it: its xdist worker,
-    its coverage, its numba cache, its build folder; Jupyter finds the second environment's kernel."""
+    its coverage, its numba cache (the environment has its own, ``numba-cache``), its build
+    folder; Jupyter finds the second environment's kernel."""
     skip = ("PYTEST_", "COV_CORE", "COVERAGE", "COURSE_BUILD_DIR", "NUMBA_CACHE_DIR", "VIRTUAL_ENV", "PYTHONPATH")
     env = {k: v for k, v in os.environ.items() if not k.startswith(skip)}
-    env.update(PYTHONPATH=str(ROOT), NUMBA_CACHE_DIR=str(tmp / "numba"), MPLBACKEND="Agg",
+    env.update(PYTHONPATH=str(ROOT), NUMBA_CACHE_DIR=str(python.parents[1] / "numba-cache"), MPLBACKEND="Agg",
                JUPYTER_PATH=str(python.parents[1] / "share" / "jupyter"), PATH=f"{python.parent}{os.pathsep}{os.environ['PATH']}")
     return env
 
 
 def _pytest(python: Path, tmp: Path, args: list[str], **env: str) -> subprocess.CompletedProcess:
     cmd = [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=", "--basetemp", str(tmp / "base"), *args]
-    return subprocess.run(cmd, cwd=ROOT, env={**_inner_env(python, tmp), **env}, capture_output=True, text=True, timeout=3000)
+    return subprocess.run(cmd, cwd=ROOT, env={**_inner_env(python), **env}, capture_output=True, text=True, timeout=3000)
 
 
-def test_the_second_environment_has_the_lowest_versions_and_its_own_kernel(lowest, tmp_path):
+def test_the_second_environment_has_the_lowest_versions_and_its_own_kernel(lowest):
     code = ("import importlib.metadata as md, course_utils, jupyter_client.kernelspec as ks\n"
             f"print(*[md.version(n) for n in {SUPPORTED_FLOOR!r}])\n"
             "print(ks.KernelSpecManager().get_kernel_spec('python3').argv[0])\n"
             "print(course_utils.__file__)")
-    out = subprocess.run([str(lowest), "-c", code], env=_inner_env(lowest, tmp_path), capture_output=True, text=True, check=True)
+    out = subprocess.run([str(lowest), "-c", code], env=_inner_env(lowest), capture_output=True, text=True, check=True)
     versions, kernel, package = out.stdout.splitlines()
     assert versions.split() == [pins()[n] for n in SUPPORTED_FLOOR]
     assert Path(kernel) == lowest or Path(kernel).resolve() == lowest.resolve(), f"papermill would start {kernel}"

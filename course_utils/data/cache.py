@@ -17,7 +17,7 @@ one way in:
   (:func:`course_utils.data.atomic.clean_leftovers`): their names carry the id of the process that wrote them, and a
   process that no longer exists cannot finish them;
 - an entry is computed by one process at a time (:func:`computing`): a second notebook, a
-  warm-up or a test worker that needs the same entry while another process computes it says so
+  warm-up or a test worker of the same user that needs the entry while another computes it says so
   in one line, waits, and reads what the first one wrote, instead of doing the same work beside
   it on the same cores.
 
@@ -173,8 +173,8 @@ def lock_path(target: str | Path) -> Path:
 
 @contextlib.contextmanager
 def computing(target: str | Path, *, what: str) -> Iterator[None]:
-    """Hold the lock of cache entry ``target`` while computing it (a file lock: other processes on
-    this machine wait; the system frees it when its process ends, killed or not). A process that
+    """Hold the lock of cache entry ``target`` while computing it (a file lock: the same user's
+    other processes on this machine wait; the system frees it when its process ends, killed or not). A process that
     has to wait says so in one line. Where no lock can be had (no temporary folder, a file system
     without locks) the entry is computed without one, as before: the atomic write still keeps it
     whole. Used by :func:`cached`; taught in ``06_preprocessing``."""
