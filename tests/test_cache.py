@@ -4,6 +4,7 @@ leave nothing behind, and the size report counts everything under data/."""
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -181,24 +182,28 @@ def test_after_kill_9_during_a_write_the_next_run_cleans_up(meta, tmp_path):
 
 _COMPUTE = textwrap.dedent("""
     import sys, time, pandas as pd
+    from pathlib import Path
     from course_utils.data import cache
-    target, log, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
+    target, log, release = sys.argv[1], sys.argv[2], Path(sys.argv[3])
     def build():
         with open(log, "a") as f:
             f.write("built\\n")
-        time.sleep(seconds)
+        while not release.exists():  # the test says when the computation may end
+            time.sleep(0.05)
         return pd.DataFrame({"filename": ["a.wav", "b.wav"], "v": [0.25, 0.5]})
     table = cache.cached(target, build, what="demo", names=["a.wav", "b.wav"])
     print("got", table["v"].tolist(), flush=True)
 """)
 
 
-def _compute(target: Path, log: Path, seconds: float) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", _COMPUTE, str(target), str(log), str(seconds)],
+def _compute(target: Path, log: Path, release: Path) -> subprocess.Popen:
+    """A process that computes cache entry ``target`` (it writes a line to ``log`` when it starts
+    computing) and finishes its computation once the file ``release`` exists."""
+    return subprocess.Popen([sys.executable, "-c", _COMPUTE, str(target), str(log), str(release)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def _wait_for(path: Path, timeout: float = 60) -> None:
+def _wait_for(path: Path, timeout: float = 120) -> None:
     end = time.monotonic() + timeout
     while not path.exists():
         assert time.monotonic() < end, f"{path} never appeared"
@@ -206,28 +211,33 @@ def _wait_for(path: Path, timeout: float = 60) -> None:
 
 
 def test_a_second_process_waits_for_the_entry_another_computes_and_reads_it(tmp_path):
-    target, log = tmp_path / "cache" / "demo-x-2.csv", tmp_path / "built.txt"
-    first = _compute(target, log, 4)
-    _wait_for(log)  # the first one computes (and holds the entry's lock)
-    second = _compute(target, log, 0)
+    target, log, release = tmp_path / "cache" / "demo-x-2.csv", tmp_path / "built.txt", tmp_path / "release"
+    first = _compute(target, log, release)
+    _wait_for(log)  # the first one computes (and holds the entry's lock) until released
+    second = _compute(target, log, release)
+    ready, _, _ = select.select([second.stdout], [], [], 120)
+    if not ready:  # never blocked: let both finish, then fail
+        release.touch()
+    said = second.stdout.readline()  # it finds the entry being computed and says so
+    assert said == "Another process is computing the demo cache demo-x-2.csv: waiting for it, then reading its result.\n"
+    release.touch()
     out1, err1 = first.communicate(timeout=120)
     out2, err2 = second.communicate(timeout=120)
     assert first.returncode == 0 and second.returncode == 0, err1 + err2
     assert log.read_text() == "built\n"  # computed once
-    assert out1.splitlines() == ["got [0.25, 0.5]"]
-    assert out2.splitlines() == ["Another process is computing the demo cache demo-x-2.csv: waiting for it, "
-                                 "then reading its result.", "got [0.25, 0.5]"]
+    assert out1.splitlines() == ["got [0.25, 0.5]"] and out2.splitlines() == ["got [0.25, 0.5]"]
     assert [p.name for p in target.parent.iterdir()] == [target.name]  # the lock lives elsewhere
     assert cache.lock_path(target).parent != target.parent
 
 
 def test_a_killed_computation_frees_the_entry_for_the_next_process(tmp_path):
     target, log = tmp_path / "demo-x-2.csv", tmp_path / "built.txt"
-    stuck = _compute(target, log, 600)
+    stuck = _compute(target, log, tmp_path / "never")
     _wait_for(log)
     stuck.send_signal(signal.SIGKILL)
     stuck.wait()
-    after = _compute(target, log, 0)  # no waiting for a lock its dead holder cannot release
+    (tmp_path / "now").touch()
+    after = _compute(target, log, tmp_path / "now")  # no waiting for a lock its dead holder cannot release
     out, err = after.communicate(timeout=120)
     assert after.returncode == 0, err
     assert out.splitlines() == ["got [0.25, 0.5]"] and log.read_text() == "built\nbuilt\n"

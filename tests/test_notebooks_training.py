@@ -39,3 +39,17 @@ def test_the_reruns_are_chapters_and_the_setting_is_checked():
     assert rerun_chapters("") == set(RERUN) and rerun_chapters("all") == stems and rerun_chapters("0") == set()
     with pytest.raises(ValueError, match="COURSE_TEST_NBVAL='1'"):
         rerun_chapters("1")
+
+
+def test_the_readme_names_the_chapters_nbval_reruns():
+    import re
+    from pathlib import Path
+
+    from notebook_runs import RERUN
+
+    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
+    named = re.search(r"nbval reruns chapters ([\d, and]+), one for each kind", readme)
+    assert named, "the README's 'For developers' no longer says which chapters nbval reruns"
+    assert sorted(re.findall(r"\d\d", named.group(1))) == sorted(s[:2] for s in RERUN)
+    words = {3: "three", 4: "four", 5: "five", 6: "six", 7: "seven"}
+    assert f"and {words.get(len(RERUN), len(RERUN))} of them a second time under nbval" in readme

@@ -165,7 +165,8 @@ def cached(target: str | Path, build: Callable[[], Any], *, what: str, names: Se
 def lock_path(target: str | Path) -> Path:
     """The lock file of cache entry ``target``: in a folder of this user's in the system's
     temporary folder, named by a hash of the entry's absolute path, so that the data folder holds
-    only entries (and a read-only one needs no lock). Used by :func:`computing`."""
+    only entries (and a read-only one needs no lock). Used by :func:`computing`; taught with the cache
+    in ``06_preprocessing``."""
     user = os.getuid() if hasattr(os, "getuid") else os.environ.get("USERNAME", "user")
     digest = hashlib.sha1(str(Path(target).resolve()).encode()).hexdigest()[:20]
     return Path(tempfile.gettempdir()) / f"course-cache-locks-{user}" / f"{digest}.lock"
