@@ -165,8 +165,8 @@ def cached(target: str | Path, build: Callable[[], Any], *, what: str, names: Se
 def lock_path(target: str | Path) -> Path:
     """The lock file of cache entry ``target``: in a folder of this user's in the system's
     temporary folder, named by a hash of the entry's absolute path, so that the data folder holds
-    only entries (and a read-only one needs no lock). Used by :func:`computing`; taught with the cache
-    in ``06_preprocessing``."""
+    only entries (and a read-only one needs no lock). Used by :func:`computing`; taught with the
+    cache in ``06_preprocessing``."""
     user = os.getuid() if hasattr(os, "getuid") else os.environ.get("USERNAME", "user")
     digest = hashlib.sha1(str(Path(target).resolve()).encode()).hexdigest()[:20]
     return Path(tempfile.gettempdir()) / f"course-cache-locks-{user}" / f"{digest}.lock"
@@ -175,10 +175,10 @@ def lock_path(target: str | Path) -> Path:
 @contextlib.contextmanager
 def computing(target: str | Path, *, what: str) -> Iterator[None]:
     """Hold the lock of cache entry ``target`` while computing it (a file lock: the same user's
-    other processes on this machine wait; the system frees it when its process ends, killed or not). A process that
-    has to wait says so in one line. Where no lock can be had (no temporary folder, a file system
-    without locks) the entry is computed without one, as before: the atomic write still keeps it
-    whole. Used by :func:`cached`; taught in ``06_preprocessing``."""
+    other processes on this machine wait; the system frees it when its process ends, killed or
+    not). A process that has to wait says so in one line. Where no lock can be had (no temporary
+    folder, a file system without locks) the entry is computed without one, as before: the atomic
+    write still keeps it whole. Used by :func:`cached`; taught in ``06_preprocessing``."""
     try:
         path = lock_path(target)
         path.parent.mkdir(parents=True, exist_ok=True)
