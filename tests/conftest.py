@@ -49,6 +49,8 @@ TEST_THREADS = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_TH
 _CHECKOUT = hashlib.sha1(str(Path(__file__).resolve().parents[1]).encode()).hexdigest()[:8]
 #: The numba cache compiled once, before the workers start, and copied to each of them.
 NUMBA_SEED = Path(tempfile.gettempdir()) / f"course-numba-{_CHECKOUT}-seed"
+#: The code a fresh interpreter runs to compile librosa into the numba cache it is given.
+COMPILE_LIBROSA = "from course_utils.sound.numba_cache import compile_librosa; compile_librosa()"
 
 
 def worker_numba_cache(worker: str, seed: Path = NUMBA_SEED) -> Path:
@@ -91,9 +93,8 @@ def pytest_configure(config):
     into :data:`NUMBA_SEED` (about 40 s the first time on 2 cores, a few seconds after), in a
     process of its own, as ``make venv`` compiles the installed cache."""
     if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
-        code = "from course_utils.sound.numba_cache import compile_librosa; compile_librosa()"
         env = {**os.environ, **TEST_THREADS, "NUMBA_CACHE_DIR": str(NUMBA_SEED)}
-        done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+        done = subprocess.run([sys.executable, "-c", COMPILE_LIBROSA], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
         if done.returncode != 0:
             raise pytest.UsageError(f"compiling librosa into {NUMBA_SEED} failed:\n{done.stderr[-3000:]}")
 

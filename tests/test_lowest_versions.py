@@ -33,6 +33,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from conftest import COMPILE_LIBROSA
 from notebook_runs import NBVAL_ENV
 from packaging.requirements import Requirement
 from packaging.version import Version
@@ -118,7 +119,7 @@ def lowest() -> Path:
     python = env / "bin" / "python"
     # numba's cache of this environment's librosa, compiled by one process before the runs below
     # start kernels and feature workers (tests/conftest.py says why)
-    compiled = subprocess.run([str(python), "-c", "from course_utils.sound.numba_cache import compile_librosa; compile_librosa()"],
+    compiled = subprocess.run([str(python), "-c", COMPILE_LIBROSA],
                               cwd=ROOT, env=_inner_env(python), capture_output=True, text=True, timeout=900)
     assert compiled.returncode == 0, f"could not compile librosa in the lowest-versions environment:\n{compiled.stderr[-3000:]}"
     return python

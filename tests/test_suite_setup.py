@@ -70,7 +70,7 @@ def test_each_worker_starts_with_librosa_compiled():
     single process compiled before the workers started (``conftest.pytest_configure``): running
     the course's librosa functions then writes nothing into it, so the worker's kernels and
     feature processes only read it (two writers can corrupt it; a worker crashed in a rehearsal)."""
-    from conftest import NUMBA_SEED, worker_numba_cache
+    from conftest import COMPILE_LIBROSA, NUMBA_SEED, worker_numba_cache
 
     if "PYTEST_XDIST_WORKER" not in os.environ:
         pytest.skip("only the workers of make test (pytest-xdist) get a seeded numba cache")
@@ -78,8 +78,7 @@ def test_each_worker_starts_with_librosa_compiled():
     assert cache == worker_numba_cache(os.environ["PYTEST_XDIST_WORKER"], seed=cache / "no-seed") != NUMBA_SEED
     before = {p: p.stat().st_mtime_ns for p in cache.rglob("*.nbi")}
     assert len(before) >= 10, f"librosa is not compiled in {cache}"
-    code = "from course_utils.sound.numba_cache import compile_librosa; compile_librosa()"
-    subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=600)
+    subprocess.run([sys.executable, "-c", COMPILE_LIBROSA], capture_output=True, text=True, check=True, timeout=600)
     assert {p: p.stat().st_mtime_ns for p in cache.rglob("*.nbi")} == before, "the worker compiled librosa itself"
 
 
