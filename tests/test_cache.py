@@ -253,6 +253,20 @@ def test_without_a_lock_the_entry_is_computed_as_before(tmp_path, monkeypatch, c
     assert (tmp_path / "t.csv").exists() and capsys.readouterr().out == ""
 
 
+def test_without_a_lock_an_error_of_the_computation_is_reported_alone(tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setattr(cache, "lock_path", lambda target: blocker / "x.lock")
+
+    def build():
+        raise ValueError("a clip could not be read")
+
+    with pytest.raises(ValueError, match="a clip could not be read") as error:
+        cache.cached(tmp_path / "t.csv", build, what="t", names=["a.wav"])
+    assert error.value.__context__ is None  # not "during handling of" the lock's OSError
+    assert not (tmp_path / "t.csv").exists()
+
+
 def test_the_lock_of_an_entry_is_one_per_entry_and_user(tmp_path):
     a, b = cache.lock_path(tmp_path / "a.npz"), cache.lock_path(tmp_path / "b.npz")
     assert a != b and a.parent == b.parent and a.suffix == ".lock"

@@ -179,6 +179,7 @@ def computing(target: str | Path, *, what: str) -> Iterator[None]:
     not). A process that has to wait says so in one line. Where no lock can be had (no temporary
     folder, a file system without locks) the entry is computed without one, as before: the atomic
     write still keeps it whole. Used by :func:`cached`; taught in ``06_preprocessing``."""
+    lock = None
     try:
         path = lock_path(target)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -190,12 +191,12 @@ def computing(target: str | Path, *, what: str) -> Iterator[None]:
                   "then reading its result.", flush=True)
             lock.acquire()
     except OSError:
-        yield
-        return
+        lock = None  # computed without a lock; an error of the computation is then not tied to this one
     try:
         yield
     finally:
-        lock.release()
+        if lock is not None:
+            lock.release()
 
 
 def shape_check(key: str, shape: tuple, *, finite: bool = True) -> Callable[[Any], str | None]:
